@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything argen needs on a fresh Debian bookworm machine: Debian packages and npm only.
+# Idempotent: skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  cmake g++ make pkg-config
+  emscripten
+  libhwy-dev libeigen3-dev doctest-dev nlohmann-json3-dev
+  python3-torch python3-numpy
+
+  bible-kjv bible-kjv-text
+)
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages (benchmark peers, browser driver) are installed from package-lock.json.
+if [ -f package.json ] && [ ! -d node_modules ]; then
+  npm ci --ignore-scripts --no-audit --no-fund
+fi

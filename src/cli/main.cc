@@ -1,0 +1,219 @@
+// The native `argen` command: generate, info, eval, bench.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "generate/generator.h"
+#include "ops/ops.h"
+
+#ifndef ARGEN_BUNDLED_TEXT_MODEL
+#define ARGEN_BUNDLED_TEXT_MODEL "models/bundled/kjv-lstm.safetensors"
+#endif
+
+namespace argen {
+namespace {
+
+const char* kUsage = R"(usage:
+  argen generate [--model FILE] [--prompt TEXT] [options]   stream generated text to stdout
+  argen info FILE                                         metadata, architecture, parameters, tensors
+  argen eval [--model FILE] --text-file F [--dump-logits OUT.json]
+                                                          bits per token and perplexity of a text
+  argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
+                                                          decode speed (greedy), steps per second
+generate options:
+  --max-tokens N (256)  --temperature T (0.8)  --top-k K (0: off)  --top-p P (1)  --min-p P (0)
+  --repetition-penalty R (1)  --repetition-window N (64)  --seed S (0)  --stop TEXT (repeatable)
+Without --model, the bundled text model is used: )" ARGEN_BUNDLED_TEXT_MODEL "\n";
+
+struct Args {
+  std::map<std::string, std::string> opts;
+  std::vector<std::string> stops, positional;
+};
+
+Args parse_args(int argc, char** argv, int from) {
+  static const char* kFlags[] = {"--model", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p",
+                                 "--min-p", "--repetition-penalty", "--repetition-window", "--seed", "--stop",
+                                 "--text-file", "--dump-logits", "--prompt-tokens", "--tokens", "--runs"};
+  Args a;
+  for (int i = from; i < argc; ++i) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0) {
+      a.positional.push_back(k);
+      continue;
+    }
+    bool known = false;
+    for (const char* f : kFlags) known = known || k == f;
+    if (!known) throw Error("unknown option " + k);
+    if (i + 1 >= argc) throw Error("option " + k + " needs a value");
+    if (k == "--stop") {
+      a.stops.push_back(argv[++i]);
+    } else {
+      a.opts[k] = argv[++i];
+    }
+  }
+  return a;
+}
+
+double num(const Args& a, const std::string& k, double fallback) {
+  auto it = a.opts.find(k);
+  if (it == a.opts.end()) return fallback;
+  char* end = nullptr;
+  double v = std::strtod(it->second.c_str(), &end);
+  if (end == it->second.c_str() || *end) throw Error("option " + k + " needs a number, found '" + it->second + "'");
+  return v;
+}
+
+int integer(const Args& a, const std::string& k, int64_t fallback, int64_t lo, int64_t hi) {
+  double v = num(a, k, double(fallback));
+  if (v != std::floor(v) || v < double(lo) || v > double(hi))
+    throw Error("option " + k + " needs an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+  return int(v);
+}
+
+struct Loaded {
+  std::shared_ptr<ModelFile> file;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+Loaded load_text_model(const Args& a) {
+  auto it = a.opts.find("--model");
+  Loaded l;
+  l.file = ModelFile::open(it == a.opts.end() ? ARGEN_BUNDLED_TEXT_MODEL : it->second);
+  l.model = create_model(l.file);
+  if (l.file->modality() != "text") throw l.file->error("modality is '" + l.file->modality() + "', this command needs a text model");
+  l.tokenizer = Tokenizer::from_json(l.file->tokenizer(), l.model->info().vocab_size, l.file->source());
+  return l;
+}
+
+int cmd_generate(const Args& a) {
+  Loaded l = load_text_model(a);
+  GenerateOptions o;
+  o.prompt = a.opts.count("--prompt") ? a.opts.at("--prompt") : "";
+  o.max_tokens = integer(a, "--max-tokens", 256, 0, 1 << 24);
+  o.sampling.temperature = float(num(a, "--temperature", 0.8));
+  o.sampling.top_k = integer(a, "--top-k", 0, 0, 1 << 24);
+  o.sampling.top_p = float(num(a, "--top-p", 1.0));
+  o.sampling.min_p = float(num(a, "--min-p", 0.0));
+  o.sampling.repetition_penalty = float(num(a, "--repetition-penalty", 1.0));
+  o.sampling.repetition_window = integer(a, "--repetition-window", 64, 0, 1 << 24);
+  double seed = num(a, "--seed", 0);
+  if (seed < 0 || seed != std::floor(seed) || seed > 9007199254740992.0) throw Error("option --seed needs an integer in 0..2^53");
+  o.sampling.seed = uint64_t(seed);
+  o.stop = a.stops;
+  TextGenerator gen(*l.model, *l.tokenizer, o);
+  std::fputs(o.prompt.c_str(), stdout);
+  std::fflush(stdout);
+  TokenEvent ev;
+  while (gen.next(ev)) {
+    std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
+    std::fflush(stdout);
+  }
+  std::fputc('\n', stdout);
+  std::fprintf(stderr, "[%d tokens, finish: %s]\n", gen.generated(), finish_reason_name(gen.finish_reason()));
+  return 0;
+}
+
+int cmd_info(const Args& a) {
+  if (a.positional.size() != 1) throw Error("usage: argen info FILE");
+  auto file = ModelFile::open(a.positional[0]);
+  auto model = create_model(file);
+  const ModelInfo& in = model->info();
+  std::printf("file:        %s (%zu bytes)\n", file->source().c_str(), file->file_size());
+  for (const auto& [k, v] : file->metadata()) std::printf("%-12s %s\n", (k + ":").c_str(), v.c_str());
+  std::printf("parameters:  %zu\nvocab size:  %d\ncontext:     %s\nsimd:        %s\ntensors:\n", in.parameters, in.vocab_size,
+              in.context_length ? std::to_string(in.context_length).c_str() : "unbounded", ops::simd_target());
+  for (const auto& t : file->tensors())
+    std::printf("  %-40s %-5s %s\n", t.name.c_str(), dtype_name(t.dtype), shape_to_string(t.shape).c_str());
+  return 0;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int cmd_eval(const Args& a) {
+  Loaded l = load_text_model(a);
+  if (!a.opts.count("--text-file")) throw Error("eval needs --text-file F");
+  std::vector<int> ids = l.tokenizer->encode(read_file(a.opts.at("--text-file")));
+  if (ids.size() < 2) throw Error("eval needs a text of at least 2 tokens");
+  const int V = l.model->info().vocab_size;
+  auto state = l.model->new_state();
+  std::vector<float> logits(V), lp(V);
+  std::ofstream dump;
+  if (a.opts.count("--dump-logits")) {
+    dump.open(a.opts.at("--dump-logits"));
+    if (!dump) throw Error(a.opts.at("--dump-logits") + ": cannot write");
+    dump << "[";
+  }
+  double nll = 0;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    l.model->step(*state, ids[i], logits.data());
+    if (dump.is_open()) dump << (i ? ",\n" : "\n") << nlohmann::json(logits).dump();
+    if (i + 1 < ids.size()) {
+      ops::log_softmax(logits.data(), lp.data(), V);
+      nll -= lp[ids[i + 1]];
+    }
+  }
+  if (dump.is_open()) dump << "\n]\n";
+  const double n = double(ids.size() - 1);
+  std::printf("tokens: %zu\nbits per token: %.4f\nperplexity: %.4f\n", ids.size(), nll / n / std::log(2.0), std::exp(nll / n));
+  return 0;
+}
+
+// Decode speed: feeds a prompt of N pseudo-random tokens, then times greedy steps (model.step + argmax).
+int cmd_bench(const Args& a) {
+  Loaded l = load_text_model(a);
+  const int prompt = integer(a, "--prompt-tokens", 32, 1, 1 << 20);
+  const int tokens = integer(a, "--tokens", 512, 1, 1 << 24);
+  const int runs = integer(a, "--runs", 5, 1, 1000);
+  const int V = l.model->info().vocab_size;
+  std::vector<float> logits(V);
+  std::vector<double> rates;
+  for (int r = 0; r < runs; ++r) {
+    auto state = l.model->new_state();
+    Rng rng(1234);
+    for (int i = 0; i < prompt; ++i) l.model->step(*state, int(rng.next() % V), logits.data());
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < tokens; ++i) l.model->step(*state, int(ops::argmax(logits.data(), V)), logits.data());
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(tokens / s);
+  }
+  std::sort(rates.begin(), rates.end());
+  std::printf("{\"steps_per_s\": %.1f, \"runs\": %d, \"simd\": \"%s\"}\n", rates[rates.size() / 2], runs, ops::simd_target());
+  return 0;
+}
+
+}  // namespace
+}  // namespace argen
+
+int main(int argc, char** argv) {
+  using namespace argen;
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  try {
+    Args a = parse_args(argc, argv, 2);
+    std::string cmd = argv[1];
+    if (cmd == "generate") return cmd_generate(a);
+    if (cmd == "info") return cmd_info(a);
+    if (cmd == "eval") return cmd_eval(a);
+    if (cmd == "bench") return cmd_bench(a);
+    std::fprintf(stderr, "argen: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "argen: error: %s\n", e.what());
+    return 1;
+  }
+}

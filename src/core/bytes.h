@@ -1,0 +1,21 @@
+// A read-only byte buffer that keeps its owner alive: a mapped file natively, a vector in wasm.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace argen {
+
+struct Bytes {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> owner;  // keeps `data` valid
+
+  static Bytes from_vector(std::vector<uint8_t> v);
+  // Maps the file read-only where the platform can (native), else reads it.
+  static Bytes from_file(const std::string& path);
+};
+
+}  // namespace argen

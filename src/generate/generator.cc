@@ -1,0 +1,104 @@
+#include "generate/generator.h"
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace argen {
+
+constexpr int kMaxTokensLimit = 1 << 24;
+
+void GenerateOptions::validate() const {
+  if (max_tokens < 0 || max_tokens > kMaxTokensLimit)
+    throw Error("maxTokens must be in 0.." + std::to_string(kMaxTokensLimit) + ", found " + std::to_string(max_tokens));
+  for (const auto& s : stop)
+    if (s.empty()) throw Error("stop sequences must not be empty");
+  sampling.validate();
+}
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::abort: return "abort";
+    default: return "none";
+  }
+}
+
+TextGenerator::TextGenerator(const Model& model, const Tokenizer& tokenizer, GenerateOptions opts)
+    : model_(model),
+      tok_(tokenizer),
+      o_((opts.validate(), std::move(opts))),
+      state_(model.new_state()),
+      sampler_(o_.sampling, model.info().vocab_size),
+      logits_(model.info().vocab_size),
+      logprobs_(model.info().vocab_size) {
+  prompt_ = tok_.encode(o_.prompt);
+  if (prompt_.empty()) {
+    if (tok_.bos() < 0) throw Error("the prompt is empty and the model's tokenizer has no 'bos' token to start from");
+    prompt_.push_back(tok_.bos());
+  }
+  const int ctx = model.info().context_length;
+  if (ctx > 0 && int(prompt_.size()) > ctx)
+    throw Error("the prompt is " + std::to_string(prompt_.size()) + " tokens, longer than the model's context of " + std::to_string(ctx));
+  history_ = prompt_;
+}
+
+void TextGenerator::abort() {
+  if (finish_ == FinishReason::none) finish_ = FinishReason::abort;
+}
+
+bool TextGenerator::next(TokenEvent& ev) {
+  if (finish_ != FinishReason::none) return false;
+  if (!started_) {
+    for (int t : prompt_) model_.step(*state_, t, logits_.data());
+    started_ = true;
+  }
+  const int ctx = model_.info().context_length;
+  if (produced_ >= o_.max_tokens || (ctx > 0 && int(history_.size()) >= ctx)) {
+    finish_ = FinishReason::length;
+    return false;
+  }
+  const int id = sampler_.sample(logits_.data(), history_);
+  ops::log_softmax(logits_.data(), logprobs_.data(), logits_.size());
+  ev.id = id;
+  ev.logprob = logprobs_[id];
+  ++produced_;
+  history_.push_back(id);
+
+  if (id == tok_.eos()) {
+    ev.text = pending_ + utf8_.flush();
+    pending_.clear();
+    finish_ = FinishReason::stop;
+    return true;
+  }
+  pending_ += utf8_.push(tok_.decode(id));
+  // The earliest stop sequence in the pending text ends generation; it is not emitted.
+  size_t cut = std::string::npos;
+  for (const auto& s : o_.stop) cut = std::min(cut, pending_.find(s));
+  if (cut != std::string::npos) {
+    ev.text = pending_.substr(0, cut);
+    pending_.clear();
+    finish_ = FinishReason::stop;
+    return true;
+  }
+  if (produced_ >= o_.max_tokens || (ctx > 0 && int(history_.size()) >= ctx)) {
+    ev.text = pending_ + utf8_.flush();
+    pending_.clear();
+    finish_ = FinishReason::length;
+    return true;
+  }
+  // Release everything except a tail that could still grow into a stop sequence.
+  size_t keep_from = pending_.size();
+  for (size_t k = 0; k < pending_.size() && keep_from == pending_.size(); ++k)
+    for (const auto& s : o_.stop)
+      if (s.compare(0, pending_.size() - k, pending_, k, std::string::npos) == 0) {
+        keep_from = k;
+        break;
+      }
+  ev.text = pending_.substr(0, keep_from);
+  pending_.erase(0, keep_from);
+  model_.step(*state_, id, logits_.data());
+  return true;
+}
+
+}  // namespace argen

@@ -1,0 +1,47 @@
+// The one idea: given everything generated so far (held in State), predict logits for the next element.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/model_file.h"
+
+namespace argen {
+
+struct ModelInfo {
+  std::string arch;      // rnn, gru, lstm, ...
+  std::string modality;  // text, image, audio
+  std::string name, description;
+  int vocab_size = 0;          // size of the logits vector
+  int context_length = 0;      // 0: unbounded (recurrent models)
+  size_t parameters = 0;       // number of weights
+};
+
+// Everything one stream remembers. Created by Model::new_state(), used by one stream at a time.
+struct State {
+  virtual ~State() = default;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelInfo& info() const { return info_; }
+  const ModelFile& file() const { return *file_; }
+
+  virtual std::unique_ptr<State> new_state() const = 0;
+  // Consumes `element` and writes info().vocab_size logits for the next one. Allocates nothing.
+  virtual void step(State& state, int element, float* logits) const = 0;
+
+ protected:
+  explicit Model(std::shared_ptr<const ModelFile> file) : file_(std::move(file)) {}
+  std::shared_ptr<const ModelFile> file_;  // keeps the weights alive
+  ModelInfo info_;
+};
+
+// Registry: builds the model named by the file's `arch` metadata; throws naming an unknown arch.
+std::unique_ptr<Model> create_model(std::shared_ptr<const ModelFile> file);
+
+// Per-architecture constructors (one file each), listed in registry.cc.
+std::unique_ptr<Model> create_recurrent(std::shared_ptr<const ModelFile> file);
+
+}  // namespace argen

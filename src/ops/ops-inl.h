@@ -1,0 +1,201 @@
+// Highway kernels, compiled once per SIMD target (see ops.cc). Each mirrors a function in ops_ref.h.
+#if defined(ARGEN_OPS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef ARGEN_OPS_INL_H_
+#undef ARGEN_OPS_INL_H_
+#else
+#define ARGEN_OPS_INL_H_
+#endif
+
+#include <cmath>
+#include <limits>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace argen {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Four rows at a time share each load of x; two column blocks per row keep 8 sums in flight.
+template <bool kAccumulate>
+HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT x,
+                           const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t cols_vec = cols - cols % (2 * N);
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* w0 = W + r * cols;
+    const float* w1 = w0 + cols;
+    const float* w2 = w1 + cols;
+    const float* w3 = w2 + cols;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+    size_t c = 0;
+    for (; c < cols_vec; c += 2 * N) {
+      const auto xa = hn::LoadU(d, x + c);
+      const auto xb = hn::LoadU(d, x + c + N);
+      a0 = hn::MulAdd(hn::LoadU(d, w0 + c), xa, a0);
+      a1 = hn::MulAdd(hn::LoadU(d, w1 + c), xa, a1);
+      a2 = hn::MulAdd(hn::LoadU(d, w2 + c), xa, a2);
+      a3 = hn::MulAdd(hn::LoadU(d, w3 + c), xa, a3);
+      b0 = hn::MulAdd(hn::LoadU(d, w0 + c + N), xb, b0);
+      b1 = hn::MulAdd(hn::LoadU(d, w1 + c + N), xb, b1);
+      b2 = hn::MulAdd(hn::LoadU(d, w2 + c + N), xb, b2);
+      b3 = hn::MulAdd(hn::LoadU(d, w3 + c + N), xb, b3);
+    }
+    float s0 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, b0)));
+    float s1 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a1, b1)));
+    float s2 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a2, b2)));
+    float s3 = hn::GetLane(hn::SumOfLanes(d, hn::Add(a3, b3)));
+    for (; c < cols; ++c) {
+      s0 += w0[c] * x[c];
+      s1 += w1[c] * x[c];
+      s2 += w2[c] * x[c];
+      s3 += w3[c] * x[c];
+    }
+    if (kAccumulate) {
+      y[r] += s0, y[r + 1] += s1, y[r + 2] += s2, y[r + 3] += s3;
+    } else if (bias) {
+      y[r] = s0 + bias[r], y[r + 1] = s1 + bias[r + 1], y[r + 2] = s2 + bias[r + 2], y[r + 3] = s3 + bias[r + 3];
+    } else {
+      y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
+    }
+  }
+  for (; r < rows; ++r) {
+    const float* w = W + r * cols;
+    auto a = hn::Zero(d), b = hn::Zero(d);
+    size_t c = 0;
+    for (; c < cols_vec; c += 2 * N) {
+      a = hn::MulAdd(hn::LoadU(d, w + c), hn::LoadU(d, x + c), a);
+      b = hn::MulAdd(hn::LoadU(d, w + c + N), hn::LoadU(d, x + c + N), b);
+    }
+    float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(a, b)));
+    for (; c < cols; ++c) s += w[c] * x[c];
+    if (kAccumulate) {
+      y[r] += s;
+    } else {
+      y[r] = bias ? s + bias[r] : s;
+    }
+  }
+}
+
+HWY_NOINLINE void MatVec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  MatVecImpl<false>(W, rows, cols, x, bias, y);
+}
+HWY_NOINLINE void MatVecAcc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
+  MatVecImpl<true>(W, rows, cols, x, nullptr, y);
+}
+
+// Applies f(d, v) over x in place; the tail runs the same code on single-lane vectors so every
+// element gets bit-identical treatment whatever n is.
+template <class F>
+HWY_INLINE void MapInPlace(float* HWY_RESTRICT x, size_t n, F f) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, x + i);
+  const hn::CappedTag<float, 1> d1;
+  for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, x + i)), d1, x + i);
+}
+
+template <class F>
+HWY_INLINE void Map2(const float* a, const float* b, float* out, size_t n, F f) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, out + i);
+  const hn::CappedTag<float, 1> d1;
+  for (; i < n; ++i) hn::StoreU(f(hn::LoadU(d1, a + i), hn::LoadU(d1, b + i)), d1, out + i);
+}
+
+HWY_NOINLINE void Add(const float* a, const float* b, float* out, size_t n) {
+  Map2(a, b, out, n, [](auto va, auto vb) HWY_ATTR { return hn::Add(va, vb); });
+}
+HWY_NOINLINE void Mul(const float* a, const float* b, float* out, size_t n) {
+  Map2(a, b, out, n, [](auto va, auto vb) HWY_ATTR { return hn::Mul(va, vb); });
+}
+
+HWY_NOINLINE void Tanh(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
+    // Highway's Tanh is accurate on [-9, 9]; beyond that tanh is +-1 in float.
+    return hn::Tanh(d, hn::Min(hn::Max(v, hn::Set(d, -9.f)), hn::Set(d, 9.f)));
+  });
+}
+
+HWY_NOINLINE void Sigmoid(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
+    // Clamp keeps Exp finite; sigmoid is 0 or 1 in float beyond +-88 anyway.
+    const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
+    const auto one = hn::Set(d, 1.f);
+    return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(c))));
+  });
+}
+
+HWY_NOINLINE void Relu(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return hn::Max(v, hn::Zero(d)); });
+}
+
+// Max over x, ignoring NaN; -inf if all are NaN.
+HWY_INLINE float MaxOf(const float* HWY_RESTRICT x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const float ninf = -std::numeric_limits<float>::infinity();
+  auto m = hn::Set(d, ninf);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, x + i);
+    m = hn::Max(m, hn::IfThenElse(hn::Eq(v, v), v, hn::Set(d, ninf)));
+  }
+  float r = hn::GetLane(hn::MaxOfLanes(d, m));
+  for (; i < n; ++i)
+    if (x[i] > r) r = x[i];
+  return r;
+}
+
+// Sum of exp(x - m).
+HWY_INLINE float SumExp(const float* HWY_RESTRICT x, size_t n, float m) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  auto s = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) s = hn::Add(s, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm)));
+  float r = hn::GetLane(hn::SumOfLanes(d, s));
+  const hn::CappedTag<float, 1> d1;
+  for (; i < n; ++i) r += hn::GetLane(hn::Exp(d1, hn::Set(d1, x[i] - m)));
+  return r;
+}
+
+HWY_NOINLINE void Softmax(float* x, size_t n) {
+  const float m = MaxOf(x, n);
+  MapInPlace(x, n, [m](auto d, auto v) HWY_ATTR { return hn::Exp(d, hn::Sub(v, hn::Set(d, m))); });
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += x[i];
+  const float inv = 1.f / s;
+  MapInPlace(x, n, [inv](auto d, auto v) HWY_ATTR { return hn::Mul(v, hn::Set(d, inv)); });
+}
+
+HWY_NOINLINE void LogSoftmax(const float* x, float* out, size_t n) {
+  const float m = MaxOf(x, n);
+  const float l = m + std::log(SumExp(x, n, m));
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Sub(hn::LoadU(d, x + i), hn::Set(d, l)), d, out + i);
+  for (; i < n; ++i) out[i] = x[i] - l;
+}
+
+HWY_NOINLINE size_t ArgMax(const float* x, size_t n) {
+  const float m = MaxOf(x, n);
+  for (size_t i = 0; i < n; ++i)
+    if (x[i] == m) return i;
+  return 0;  // all NaN
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace argen
+HWY_AFTER_NAMESPACE();
+
+#endif  // include guard

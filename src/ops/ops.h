@@ -1,0 +1,28 @@
+// Numeric kernels (Highway, dispatched to the best SIMD target at run time natively; WASM SIMD128 in
+// wasm). Ops know nothing of models. Each has a scalar reference in ops_ref.h that tests compare to.
+#pragma once
+#include <cstddef>
+
+namespace argen::ops {
+
+// y = W x (+ bias), W row-major [rows x cols]. bias may be null. y must not alias x.
+void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+// y += W x.
+void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y);
+// out = a + b, out = a * b (out may alias a or b).
+void add(const float* a, const float* b, float* out, size_t n);
+void mul(const float* a, const float* b, float* out, size_t n);
+// In place activations.
+void tanh(float* x, size_t n);
+void sigmoid(float* x, size_t n);
+void relu(float* x, size_t n);
+// In place softmax; out = log_softmax(x) (out may alias x).
+void softmax(float* x, size_t n);
+void log_softmax(const float* x, float* out, size_t n);
+// Index of the largest element (first of equals); n must be > 0. NaN never wins.
+size_t argmax(const float* x, size_t n);
+
+// Name of the SIMD target the dispatcher picked (for `argen info` and benchmarks).
+const char* simd_target();
+
+}  // namespace argen::ops

@@ -1,0 +1,59 @@
+// Plain scalar references for every kernel in ops.h. Slow and obviously right; tests compare to these.
+#pragma once
+#include <cmath>
+#include <cstddef>
+
+namespace argen::ops::ref {
+
+inline void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    double s = bias ? bias[r] : 0.0;
+    for (size_t c = 0; c < cols; ++c) s += double(W[r * cols + c]) * x[c];
+    y[r] = float(s);
+  }
+}
+inline void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    double s = y[r];
+    for (size_t c = 0; c < cols; ++c) s += double(W[r * cols + c]) * x[c];
+    y[r] = float(s);
+  }
+}
+inline void add(const float* a, const float* b, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+inline void mul(const float* a, const float* b, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+inline void tanh(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+}
+inline void sigmoid(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = float(1.0 / (1.0 + std::exp(-double(x[i]))));
+}
+inline void relu(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.f ? x[i] : 0.f;
+}
+inline void softmax(float* x, size_t n) {
+  double m = x[0];
+  for (size_t i = 1; i < n; ++i) m = std::fmax(m, x[i]);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+  for (size_t i = 0; i < n; ++i) x[i] = float(std::exp(x[i] - m) / s);
+}
+inline void log_softmax(const float* x, float* out, size_t n) {
+  double m = x[0];
+  for (size_t i = 1; i < n; ++i) m = std::fmax(m, x[i]);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+  double l = m + std::log(s);
+  for (size_t i = 0; i < n; ++i) out[i] = float(x[i] - l);
+}
+inline size_t argmax(const float* x, size_t n) {
+  size_t best = 0;
+  for (size_t i = 1; i < n; ++i)
+    if (x[i] > x[best] || (std::isnan(x[best]) && !std::isnan(x[i]))) best = i;
+  return best;
+}
+
+}  // namespace argen::ops::ref

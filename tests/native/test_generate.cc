@@ -1,0 +1,135 @@
+// The generation loop with a scripted model: stop sequences, max tokens, eos, abort, empty prompts.
+#include "generate/generator.h"
+#include "test_util.h"
+
+using namespace argen;
+using test::expect_error;
+
+namespace {
+
+// A model that always predicts the next character of `script` (cycling), whatever it was fed.
+struct ScriptState : State {
+  size_t pos = 0;
+};
+class ScriptModel : public Model {
+ public:
+  ScriptModel(std::vector<int> script, int vocab, int context = 0) : Model(nullptr), script_(std::move(script)) {
+    info_.vocab_size = vocab;
+    info_.context_length = context;
+  }
+  std::unique_ptr<State> new_state() const override { return std::make_unique<ScriptState>(); }
+  void step(State& s, int, float* logits) const override {
+    auto& st = static_cast<ScriptState&>(s);
+    for (int i = 0; i < info_.vocab_size; ++i) logits[i] = 0;
+    logits[script_[st.pos++ % script_.size()]] = 10;
+  }
+  std::vector<int> script_;
+};
+
+const std::vector<std::string> kVocab = {"\n", "a", "b", "c", ".", "\xC3\xA9"};
+std::unique_ptr<Tokenizer> tok(int eos = -1) {
+  nlohmann::json j = {{"type", "chars"}, {"vocab", kVocab}, {"bos", 0}};
+  if (eos >= 0) j["eos"] = eos;
+  return Tokenizer::from_json(j, int(kVocab.size()), "m");
+}
+GenerateOptions greedy(const std::string& prompt, int max_tokens) {
+  GenerateOptions o;
+  o.prompt = prompt;
+  o.max_tokens = max_tokens;
+  o.sampling.temperature = 0;
+  return o;
+}
+std::string run(TextGenerator& g, std::vector<TokenEvent>* events = nullptr) {
+  std::string text;
+  TokenEvent ev;
+  while (g.next(ev)) {
+    text += ev.text;
+    if (events) events->push_back(ev);
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("max tokens ends with finish reason length") {
+  // Each step predicts the next script entry, so generation replays the script from its start.
+  ScriptModel m({1, 2, 3, 4}, 6);
+  auto t = tok();
+  TextGenerator g(m, *t, greedy("a", 6));
+  std::vector<TokenEvent> evs;
+  CHECK(run(g, &evs) == "abc.ab");
+  CHECK(evs.size() == 6);
+  CHECK(g.finish_reason() == FinishReason::length);
+  CHECK(evs[0].logprob > -0.01f);  // the scripted token is nearly certain
+  CHECK(evs[0].logprob <= 0.f);
+}
+
+TEST_CASE("a stop sequence ends generation and is not emitted, even across tokens") {
+  ScriptModel m({1, 2, 3, 4}, 6);
+  auto t = tok();
+  auto o = greedy("a", 100);
+  o.stop = {"xx", ".ab"};
+  TextGenerator g(m, *t, o);
+  std::vector<TokenEvent> evs;
+  CHECK(run(g, &evs) == "abc");
+  CHECK(g.finish_reason() == FinishReason::stop);
+  // ".", "a" were held back while they could start ".ab".
+  CHECK(evs[3].text.empty());
+  CHECK(evs[4].text.empty());
+}
+
+TEST_CASE("held-back text is released when it stops matching") {
+  ScriptModel m({1, 2, 3, 4, 1, 1}, 6);  // ... "." then "a" "a"
+  auto t = tok();
+  auto o = greedy("a", 7);
+  o.stop = {".ab"};
+  TextGenerator g(m, *t, o);
+  CHECK(run(g) == "abc.aaa");
+  CHECK(g.finish_reason() == FinishReason::length);
+}
+
+TEST_CASE("eos stops; abort stops; empty prompt starts from bos") {
+  ScriptModel m({1, 2, 3, 4}, 6);
+  auto t = tok(4);
+  TextGenerator g(m, *t, greedy("", 100));
+  CHECK(g.prompt_tokens() == std::vector<int>{0});
+  CHECK(run(g) == "abc");
+  CHECK(g.finish_reason() == FinishReason::stop);
+
+  auto t2 = tok();
+  TextGenerator g2(m, *t2, greedy("a", 100));
+  TokenEvent ev;
+  CHECK(g2.next(ev));
+  g2.abort();
+  CHECK_FALSE(g2.next(ev));
+  CHECK(g2.finish_reason() == FinishReason::abort);
+}
+
+TEST_CASE("context length bounds generation and the prompt") {
+  ScriptModel m({1, 2, 3, 4}, 6, 4);
+  auto t = tok();
+  TextGenerator g(m, *t, greedy("ab", 100));
+  CHECK(run(g).size() == 2);
+  CHECK(g.finish_reason() == FinishReason::length);
+  expect_error([&] { TextGenerator(m, *t, greedy("abcab", 1)); }, {"5 tokens", "context of 4"});
+}
+
+TEST_CASE("bad prompts and options are errors") {
+  ScriptModel m({1}, 6);
+  auto t = tok();
+  expect_error([&] { TextGenerator(m, *t, greedy("abz", 1)); }, {"'z'", "position 2"});
+  expect_error([&] { TextGenerator(m, *t, greedy("a", -1)); }, {"maxTokens", "-1"});
+  auto o = greedy("a", 1);
+  o.stop = {""};
+  expect_error([&] { TextGenerator(m, *t, o); }, {"stop sequences must not be empty"});
+  auto bytes = Tokenizer::from_json({{"type", "bytes"}}, 256, "m");
+  ScriptModel mb({65}, 256);
+  expect_error([&] { TextGenerator(mb, *bytes, greedy("", 1)); }, {"prompt is empty", "bos"});
+}
+
+TEST_CASE("multi-byte characters stream whole") {
+  ScriptModel m({5, 5, 1}, 6);
+  auto t = tok();
+  TextGenerator g(m, *t, greedy("a", 3));
+  CHECK(run(g) == "\xC3\xA9\xC3\xA9" "a");
+}

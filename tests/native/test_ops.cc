@@ -1,0 +1,81 @@
+// Every kernel against its scalar reference, at sizes that are not multiples of the lane count.
+#include <cmath>
+#include <limits>
+
+#include "ops/ops.h"
+#include "ops/ops_ref.h"
+#include "test_util.h"
+
+using namespace argen;
+using test::random_floats;
+using test::rel_error;
+
+static const size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000};
+
+TEST_CASE("matvec and matvec_acc match the scalar reference") {
+  for (size_t rows : {1, 2, 3, 4, 5, 7, 9, 33}) {
+    for (size_t cols : kSizes) {
+      auto W = random_floats(rows * cols, 1 + rows * 31 + cols);
+      auto x = random_floats(cols, 7 + cols);
+      auto b = random_floats(rows, 9 + rows);
+      std::vector<float> y(rows), yr(rows);
+      ops::matvec(W.data(), rows, cols, x.data(), b.data(), y.data());
+      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+      ops::matvec(W.data(), rows, cols, x.data(), nullptr, y.data());
+      ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
+      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
+      ops::matvec_acc(W.data(), rows, cols, x.data(), y.data());
+      ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
+      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+    }
+  }
+}
+
+TEST_CASE("elementwise ops match the scalar reference, extremes included") {
+  for (size_t n : kSizes) {
+    auto a = random_floats(n, 3 + n, 12.f), b = random_floats(n, 5 + n, 3.f);
+    if (n > 4) a[1] = 200.f, a[2] = -200.f, a[3] = 0.f;  // saturating inputs
+    std::vector<float> o(n), r(n);
+    ops::add(a.data(), b.data(), o.data(), n);
+    ops::ref::add(a.data(), b.data(), r.data(), n);
+    CHECK(rel_error(o.data(), r.data(), n) == 0);
+    ops::mul(a.data(), b.data(), o.data(), n);
+    ops::ref::mul(a.data(), b.data(), r.data(), n);
+    CHECK(rel_error(o.data(), r.data(), n) == 0);
+    for (int which = 0; which < 3; ++which) {
+      o = a, r = a;
+      if (which == 0) ops::tanh(o.data(), n), ops::ref::tanh(r.data(), n);
+      if (which == 1) ops::sigmoid(o.data(), n), ops::ref::sigmoid(r.data(), n);
+      if (which == 2) ops::relu(o.data(), n), ops::ref::relu(r.data(), n);
+      for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "op " << which << " x=" << a[i]);
+    }
+  }
+}
+
+TEST_CASE("softmax, log_softmax and argmax match the scalar reference") {
+  for (size_t n : kSizes) {
+    auto a = random_floats(n, 11 + n, 20.f);
+    std::vector<float> o = a, r = a;
+    ops::softmax(o.data(), n);
+    ops::ref::softmax(r.data(), n);
+    for (size_t i = 0; i < n; ++i) CHECK(std::fabs(o[i] - r[i]) < 1e-6);
+    ops::log_softmax(a.data(), o.data(), n);
+    ops::ref::log_softmax(a.data(), r.data(), n);
+    CHECK(rel_error(o.data(), r.data(), n) < 1e-6);
+    CHECK(ops::argmax(a.data(), n) == ops::ref::argmax(a.data(), n));
+  }
+}
+
+TEST_CASE("argmax: first of equal maxima, NaN never wins") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> v(19, 1.f);
+  v[5] = 3.f, v[17] = 3.f, v[0] = nan, v[9] = nan;
+  CHECK(ops::argmax(v.data(), v.size()) == 5);
+  CHECK(ops::ref::argmax(v.data(), v.size()) == 5);
+  std::vector<float> tail(11, -1.f);
+  tail[10] = 2.f;  // the maximum sits in the scalar tail
+  CHECK(ops::argmax(tail.data(), tail.size()) == 10);
+}
+
+TEST_CASE("a SIMD target was chosen") { CHECK(std::string(ops::simd_target()).size() > 0); }

@@ -1,0 +1,50 @@
+// Parity with PyTorch: every golden model (tests/golden, made by models/make_golden.py) gives the
+// logits PyTorch gave, within 1e-4 (max abs difference relative to max(1, max |logit|)).
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model.h"
+#include "test_util.h"
+
+using namespace argen;
+
+static nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
+  return nlohmann::json::parse(f);
+}
+
+TEST_CASE("golden models match PyTorch logits step by step") {
+  const std::string dir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
+  auto index = read_json(dir + "index.json");
+  REQUIRE(index["cases"].size() >= 10);
+  for (const auto& name : index["cases"]) {
+    auto g = read_json(dir + name.get<std::string>() + ".json");
+    auto model = create_model(ModelFile::open(dir + g["model"].get<std::string>()));
+    const int V = model->info().vocab_size;
+    auto state = model->new_state();
+    std::vector<float> logits(V);
+    const auto& tokens = g["tokens"];
+    REQUIRE(tokens.size() == g["logits"].size());
+    double worst = 0;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      model->step(*state, tokens[i].get<int>(), logits.data());
+      std::vector<float> want = g["logits"][i].get<std::vector<float>>();
+      REQUIRE(want.size() == size_t(V));
+      worst = std::max(worst, test::rel_error(logits.data(), want.data(), V));
+    }
+    CHECK_MESSAGE(worst < 1e-4, name.get<std::string>() << ": error " << worst);
+  }
+}
+
+TEST_CASE("a token outside the vocabulary is an error, not a read out of bounds") {
+  const std::string dir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
+  auto index = read_json(dir + "index.json");
+  auto g = read_json(dir + index["cases"][0].get<std::string>() + ".json");
+  auto model = create_model(ModelFile::open(dir + g["model"].get<std::string>()));
+  auto state = model->new_state();
+  std::vector<float> logits(model->info().vocab_size);
+  test::expect_error([&] { model->step(*state, model->info().vocab_size, logits.data()); }, {"token id", "out of range"});
+  test::expect_error([&] { model->step(*state, -1, logits.data()); }, {"token id -1"});
+}

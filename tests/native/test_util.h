@@ -1,0 +1,46 @@
+// Helpers shared by the native tests.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+
+namespace argen::test {
+
+// Deterministic random floats in [-scale, scale] (only for inputs; never compared across platforms).
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 g(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = (float(g()) / 4294967296.f * 2.f - 1.f) * scale;
+  return v;
+}
+
+// max |a - b| relative to max(1, max |b|): the one tolerance rule for parity.
+inline double rel_error(const float* a, const float* b, size_t n) {
+  double d = 0, m = 1;
+  for (size_t i = 0; i < n; ++i) {
+    d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
+    m = std::max(m, std::fabs(double(b[i])));
+  }
+  return d / m;
+}
+
+// Runs `f` and checks it throws argen::Error whose message contains every one of `parts`.
+template <class F>
+void expect_error(F f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    FAIL("expected an error containing '" << *parts.begin() << "'");
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const auto& p : parts) CHECK_MESSAGE(msg.find(p) != std::string::npos, "message '" << msg << "' lacks '" << p << "'");
+  }
+}
+
+}  // namespace argen::test
