@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs dependencies, builds both targets, then runs the native
+# doctest suite, the same suite compiled to wasm (under node), the JS API tests against the wasm build,
+# the Python exporter checks, and a short benchmark run (benchmarks print; they assert nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh all
+echo "== python";       /usr/bin/python3 models/test_export.py
+echo "== bench smoke";  ./bench/run.sh --quick >/dev/null && echo "bench ran"
+# Last, so its summary closes the log: native suite, wasm suite (under node), JS API tests.
+echo "== ctest";        (cd build/native && ctest --output-on-failure)
