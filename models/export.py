@@ -1,0 +1,430 @@
+#!/usr/bin/python3
+"""Export a PyTorch recurrent language model to an argen `.safetensors` file.
+
+Works for models/argen_models.RecurrentLM and for any user module built from standard
+parts: exactly one nn.RNN / nn.GRU / nn.LSTM, at most one nn.Embedding (none means the
+rnn is fed one-hot vectors, so its input_size must equal the vocabulary size) and exactly
+one nn.Linear head (hidden -> vocab). The parts are found by type through
+named_modules(), whatever their attribute names, and tensors keep their state_dict names.
+
+Python:
+    from export import export
+    export(model, "out.safetensors", tokenizer="bytes", dtype="float16", name="my-lstm")
+
+CLI (see --help):
+    /usr/bin/python3 models/export.py CHECKPOINT.pt OUT.safetensors [--tokenizer bytes]
+        [--dtype float16] [--name N] [--description D] [--trained-on T] [--license L]
+"""
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io as st  # noqa: E402
+
+FORMAT = "argen/1"
+_ARCH_OF = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
+_DTYPE_ALIASES = {"float32": "float32", "f32": "float32", "fp32": "float32",
+                  "float16": "float16", "f16": "float16", "fp16": "float16", "half": "float16",
+                  "bfloat16": "bfloat16", "bf16": "bfloat16"}
+
+
+# ----------------------------------------------------------------------------- inspection
+
+def _find(module, types):
+    return [(name, m) for name, m in module.named_modules() if isinstance(m, types)]
+
+
+def inspect_module(module):
+    """Find the parts of a recurrent LM -> (arch, config dict, names dict, tensor names).
+
+    Raises ValueError for anything argen cannot run.
+    """
+    rnns = _find(module, (nn.RNN, nn.GRU, nn.LSTM))
+    if not rnns:
+        raise ValueError("no nn.RNN / nn.GRU / nn.LSTM found in the module")
+    if len(rnns) > 1:
+        raise ValueError("argen runs one recurrent stack per model; found "
+                         f"{len(rnns)} recurrent modules: {[n for n, _ in rnns]} "
+                         "(stack layers with num_layers instead)")
+    rnn_name, rnn = rnns[0]
+    if rnn_name == "":
+        raise ValueError("the module itself is the rnn; wrap it with an embedding/one-hot and a head")
+    arch = next(a for t, a in _ARCH_OF.items() if isinstance(rnn, t))
+    if rnn.bidirectional:
+        raise ValueError(f"{rnn_name}: bidirectional recurrent layers cannot generate left to right")
+    if getattr(rnn, "proj_size", 0):
+        raise ValueError(f"{rnn_name}: LSTM with proj_size={rnn.proj_size} is not supported")
+    if arch == "rnn" and rnn.nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{rnn_name}: unknown nonlinearity {rnn.nonlinearity!r}")
+
+    embeds = _find(module, (nn.Embedding,))
+    if len(embeds) > 1:
+        raise ValueError(f"more than one nn.Embedding: {[n for n, _ in embeds]}")
+    if embeds:
+        emb_name, emb = embeds[0]
+        if emb.max_norm is not None:
+            raise ValueError(f"{emb_name}: nn.Embedding(max_norm=...) renormalises rows at run time; "
+                             "argen reads the stored rows as they are")
+        vocab = emb.num_embeddings
+        if rnn.input_size != emb.embedding_dim:
+            raise ValueError(f"{rnn_name}.input_size={rnn.input_size} != "
+                             f"{emb_name}.embedding_dim={emb.embedding_dim}")
+    else:
+        emb_name, emb = None, None
+        vocab = rnn.input_size
+
+    linears = _find(module, (nn.Linear,))
+    if not linears:
+        raise ValueError("no nn.Linear head found")
+    if len(linears) > 1:
+        raise ValueError("argen expects exactly one nn.Linear (the head hidden -> vocab); found "
+                         f"{[n for n, _ in linears]}")
+    head_name, head = linears[0]
+    if head.in_features != rnn.hidden_size:
+        raise ValueError(f"head {head_name}.in_features={head.in_features} != "
+                         f"{rnn_name}.hidden_size={rnn.hidden_size}")
+    if head.out_features != vocab:
+        what = (f"{emb_name}.num_embeddings" if emb is not None
+                else f"{rnn_name}.input_size (one-hot input, no nn.Embedding found)")
+        raise ValueError(f"head {head_name}.out_features={head.out_features} != vocabulary size "
+                         f"{vocab} from {what}")
+
+    config = {"vocab_size": vocab, "hidden_size": rnn.hidden_size, "num_layers": rnn.num_layers,
+              "input": "embedding" if emb is not None else "one_hot"}
+    if emb is not None:
+        config["embedding_dim"] = emb.embedding_dim
+    config["bias"] = bool(rnn.bias)
+    if arch == "rnn":
+        config["nonlinearity"] = rnn.nonlinearity
+    config["head_bias"] = head.bias is not None
+    names = {}
+    if emb is not None:
+        names["embedding"] = emb_name
+    names["rnn"] = rnn_name
+    names["head"] = head_name
+    config["names"] = names
+
+    wanted = []
+    if emb is not None:
+        wanted.append(f"{emb_name}.weight")
+    for k in range(rnn.num_layers):
+        wanted += [f"{rnn_name}.weight_ih_l{k}", f"{rnn_name}.weight_hh_l{k}"]
+        if rnn.bias:
+            wanted += [f"{rnn_name}.bias_ih_l{k}", f"{rnn_name}.bias_hh_l{k}"]
+    wanted.append(f"{head_name}.weight")
+    if head.bias is not None:
+        wanted.append(f"{head_name}.bias")
+    return arch, config, wanted
+
+
+def expected_shapes(arch, config):
+    """Tensor name -> shape that argen requires for this arch/config."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[arch]
+    V, H, L = config["vocab_size"], config["hidden_size"], config["num_layers"]
+    n = config["names"]
+    shapes = {}
+    if config["input"] == "embedding":
+        shapes[f"{n['embedding']}.weight"] = [V, config["embedding_dim"]]
+        inp = config["embedding_dim"]
+    else:
+        inp = V
+    for k in range(L):
+        shapes[f"{n['rnn']}.weight_ih_l{k}"] = [gates * H, inp if k == 0 else H]
+        shapes[f"{n['rnn']}.weight_hh_l{k}"] = [gates * H, H]
+        if config["bias"]:
+            shapes[f"{n['rnn']}.bias_ih_l{k}"] = [gates * H]
+            shapes[f"{n['rnn']}.bias_hh_l{k}"] = [gates * H]
+    shapes[f"{n['head']}.weight"] = [V, H]
+    if config["head_bias"]:
+        shapes[f"{n['head']}.bias"] = [V]
+    return shapes
+
+
+# ----------------------------------------------------------------------------- tokenizers
+
+def normalize_tokenizer(tokenizer, vocab_size):
+    """'bytes' | list of chars | str of chars | dict -> validated tokenizer dict."""
+    if tokenizer is None:
+        raise ValueError("a tokenizer is required: 'bytes' or a list of characters")
+    if isinstance(tokenizer, str) and tokenizer == "bytes":
+        tok = {"type": "bytes"}
+    elif isinstance(tokenizer, (list, tuple)) or (isinstance(tokenizer, str) and len(tokenizer) > 1):
+        tok = {"type": "chars", "vocab": list(tokenizer)}
+    elif isinstance(tokenizer, dict):
+        tok = dict(tokenizer)
+    else:
+        raise ValueError(f"unrecognised tokenizer {tokenizer!r}")
+    if tok.get("type") == "bytes":
+        if vocab_size != 256:
+            raise ValueError(f"bytes tokenizer needs vocab_size 256, model has {vocab_size}")
+        extra = set(tok) - {"type", "bos"}
+    elif tok.get("type") == "chars":
+        vocab = tok.get("vocab")
+        if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+            raise ValueError("chars tokenizer: 'vocab' must be a list of single Unicode characters")
+        if len(set(vocab)) != len(vocab):
+            raise ValueError("chars tokenizer: duplicate characters in vocab")
+        if len(vocab) != vocab_size:
+            raise ValueError(f"chars tokenizer has {len(vocab)} characters, model vocab_size is {vocab_size}")
+        extra = set(tok) - {"type", "vocab", "bos"}
+    else:
+        raise ValueError(f"tokenizer type must be 'bytes' or 'chars', got {tok.get('type')!r}")
+    if extra:
+        raise ValueError(f"unknown tokenizer keys {sorted(extra)}")
+    if "bos" in tok:
+        b = tok["bos"]
+        if not isinstance(b, int) or isinstance(b, bool) or not 0 <= b < vocab_size:
+            raise ValueError(f"tokenizer bos={b!r} is not a token id in [0, {vocab_size})")
+    return tok
+
+
+# ----------------------------------------------------------------------------- export
+
+def _reference_logits(arch, config, tensors, tokens):
+    """Logits computed by torch.nn from the exported tensors (float32)."""
+    from argen_models import RecurrentLM
+    n = config["names"]
+    ref = RecurrentLM(arch, config["vocab_size"], config["hidden_size"], config["num_layers"],
+                      config.get("embedding_dim"), config["bias"],
+                      config.get("nonlinearity", "tanh"), config["head_bias"])
+    sd = {}
+    for name, arr in tensors.items():
+        for part, new in (("embedding", "embed"), ("rnn", "rnn"), ("head", "head")):
+            p = n.get(part)
+            if p is not None and name.startswith(p + "."):
+                sd[new + name[len(p):]] = torch.from_numpy(np.asarray(arr, dtype=np.float32))
+    ref.load_state_dict(sd)
+    with torch.no_grad():
+        return ref(tokens)[0]
+
+
+def _try_user_forward(module, tokens, vocab, one_hot):
+    """Call the user's forward on tokens the usual ways; return logits [B,T,V] or None."""
+    attempts = [tokens]
+    if one_hot:
+        attempts.append(torch.nn.functional.one_hot(tokens, vocab).float())
+    for x in attempts:
+        try:
+            out = module(x)
+        except Exception:  # noqa: BLE001 - unknown user signature
+            continue
+        if isinstance(out, (tuple, list)) and out:
+            out = out[0]
+        if torch.is_tensor(out) and out.shape == (tokens.shape[0], tokens.shape[1], vocab):
+            return out
+        if torch.is_tensor(out) and out.dim() == 3 and out.shape == (tokens.shape[1], tokens.shape[0], vocab):
+            return out.transpose(0, 1)  # batch_first=False user module
+    return None
+
+
+def verify_forward(module, arch, config, tensors, seed=0, length=9, atol=1e-4):
+    """Best-effort check that argen's computation (embedding/one-hot -> rnn -> head, nothing
+    else) reproduces the module's own forward. Returns True (matches), None (could not call
+    the module's forward with tokens) or raises ValueError (mismatch)."""
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, config["vocab_size"], (2, length), generator=g)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            got = _try_user_forward(module, tokens, config["vocab_size"], config["input"] == "one_hot")
+    finally:
+        module.train(was_training)
+    if got is None:
+        return None
+    want = _reference_logits(arch, config, tensors, tokens)
+    err = (got.float() - want).abs().max().item()
+    if not err <= atol * max(1.0, want.abs().max().item()):
+        raise ValueError(f"the module's forward differs from embedding/one-hot -> {arch} -> linear "
+                         f"(max |diff| {err:.3g}): it must do something argen does not "
+                         "(extra layers, activations, scaling?)")
+    return True
+
+
+def export(module, path, tokenizer="bytes", dtype="float32", name=None, description=None,
+           trained_on=None, license=None, verify=True, extra_metadata=None):
+    """Write `module` as an argen/1 .safetensors file at `path`; returns the metadata dict.
+
+    tokenizer: 'bytes', a list (or string) of single characters, or a dict
+               {"type": "bytes"|"chars", "vocab": [...], "bos": id}.
+    dtype:     'float32' | 'float16' | 'bfloat16' (storage type of every tensor).
+    verify:    also run the module's own forward (if it accepts tokens[B,T]) and check that
+               argen's computation gives the same logits; raises ValueError if not.
+    """
+    dtype = _DTYPE_ALIASES.get(str(dtype).replace("torch.", ""))
+    if dtype is None:
+        raise ValueError("dtype must be float32, float16 or bfloat16")
+    arch, config, wanted = inspect_module(module)
+    sd = module.state_dict()
+    wanted_set = set(wanted)
+    owners = set(config["names"].values())
+    leftovers = [k for k, v in sd.items() if k not in wanted_set and torch.is_tensor(v)
+                 and v.numel() > 0 and not any(k.startswith(o + ".") for o in owners)]
+    shapes = expected_shapes(arch, config)
+    tensors = {}
+    for k in wanted:
+        t = sd[k].detach().cpu().float().contiguous()
+        if list(t.shape) != shapes[k]:
+            raise ValueError(f"{k}: shape {list(t.shape)}, expected {shapes[k]}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{k}: contains NaN or Inf")
+        tensors[k] = t.numpy()
+    tok = normalize_tokenizer(tokenizer, config["vocab_size"])
+
+    verified = None
+    if verify or leftovers:
+        try:
+            verified = verify_forward(module, arch, config, tensors)
+        except ValueError as e:
+            if leftovers:
+                raise ValueError(f"{e}; tensors outside embedding/rnn/head: {leftovers[:8]}") from None
+            raise
+    if leftovers:
+        if not verified:
+            raise ValueError(f"the module has tensors argen would ignore: {leftovers[:8]}"
+                             f"{' ...' if len(leftovers) > 8 else ''} (only embedding, rnn and head "
+                             "run) and its forward could not be checked to not use them")
+        warnings.warn(f"export: leaving out tensors that forward() does not use: {leftovers[:8]}",
+                      stacklevel=2)
+    elif verify and verified is None:
+        warnings.warn("export: could not call the module's forward with tokens[B,T]; "
+                      "skipped the logits check", stacklevel=2)
+
+    if dtype == "float16":
+        for k, a in tensors.items():
+            if np.abs(a).max(initial=0) > 65504:
+                raise ValueError(f"{k}: values exceed the float16 range")
+        out = {k: a.astype(np.float16) for k, a in tensors.items()}
+    elif dtype == "bfloat16":
+        out = {k: st.BF16(st.float32_to_bf16_bits(a)) for k, a in tensors.items()}
+    else:
+        out = tensors
+
+    meta = {"format": FORMAT, "arch": arch, "modality": "text",
+            "config": json.dumps(config, ensure_ascii=False),
+            "tokenizer": json.dumps(tok, ensure_ascii=False)}
+    for key, val in (("name", name), ("description", description), ("trained_on", trained_on),
+                     ("license", license)):
+        if val is not None:
+            meta[key] = str(val)
+    for key, val in (extra_metadata or {}).items():
+        meta[str(key)] = str(val)
+    st.save(path, out, meta)
+    return meta
+
+
+def round_trip_dtype(module, dtype):
+    """Round every floating parameter/buffer of `module` in place to `dtype` and back to
+    float32 (what argen will see after loading a float16/bfloat16 export)."""
+    tdt = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[
+        _DTYPE_ALIASES[dtype]]
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.to(tdt).float())
+    return module
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def _load_checkpoint(path, module_spec=None, module_kwargs=None):
+    """-> (module, info dict) from a checkpoint file.
+
+    Accepted forms:
+      * a whole pickled nn.Module (torch.save(model, path)); its class must be importable;
+      * a dict {"model_config": RecurrentLM kwargs, "state_dict": ...} (what train_text.py
+        writes; "tokenizer" and "metadata" entries are used as defaults);
+      * a state_dict (or {"state_dict": ...}) plus --module FILE.py:Class or pkg.mod:Class
+        and --kwargs JSON to build the module to load it into.
+    """
+    obj = torch.load(path, map_location="cpu")
+    info = {}
+    if isinstance(obj, nn.Module):
+        return obj, info
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: not an nn.Module or a dict checkpoint")
+    info = {k: obj[k] for k in ("tokenizer", "metadata") if k in obj}
+    sd = obj.get("state_dict", obj.get("model", obj))
+    if isinstance(sd, nn.Module):
+        return sd, info
+    if module_spec:
+        target, _, cls_name = module_spec.rpartition(":")
+        if target.endswith(".py"):
+            spec = importlib.util.spec_from_file_location("user_module", target)
+            mod = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+            spec.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(target)
+        module = getattr(mod, cls_name)(**(module_kwargs or {}))
+    elif "model_config" in obj:
+        from argen_models import RecurrentLM
+        module = RecurrentLM(**obj["model_config"])
+    else:
+        raise ValueError(f"{path} holds a bare state_dict: pass --module FILE.py:Class "
+                         "(and --kwargs JSON) to say which module it belongs to")
+    module.load_state_dict(sd)
+    return module, info
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="Export a PyTorch RNN/GRU/LSTM language model to argen .safetensors.",
+        epilog="Checkpoint forms: a pickled nn.Module; a dict with 'model_config' (RecurrentLM "
+               "kwargs) and 'state_dict' (train_text.py writes these, with 'tokenizer' and "
+               "'metadata'); or a state_dict plus --module/--kwargs.")
+    p.add_argument("checkpoint")
+    p.add_argument("output")
+    p.add_argument("--tokenizer", default=None,
+                   help="'bytes', or a JSON tokenizer object, e.g. "
+                        "'{\"type\":\"chars\",\"vocab\":[\"a\",\"b\"],\"bos\":0}'. "
+                        "Default: the checkpoint's tokenizer, else bytes.")
+    p.add_argument("--chars-from", metavar="FILE",
+                   help="chars tokenizer: the sorted distinct characters of this UTF-8 text file")
+    p.add_argument("--bos", type=int, default=None, help="bos token id to record")
+    p.add_argument("--dtype", default="float32", choices=sorted(_DTYPE_ALIASES))
+    p.add_argument("--module", help="FILE.py:Class or package.module:Class for state_dict checkpoints")
+    p.add_argument("--kwargs", default="{}", help="JSON constructor kwargs for --module")
+    p.add_argument("--name")
+    p.add_argument("--description")
+    p.add_argument("--trained-on")
+    p.add_argument("--license")
+    p.add_argument("--no-verify", action="store_true", help="skip the forward() logits check")
+    a = p.parse_args(argv)
+
+    module, info = _load_checkpoint(a.checkpoint, a.module, json.loads(a.kwargs))
+    if a.chars_from:
+        with open(a.chars_from, encoding="utf-8") as f:
+            tok = {"type": "chars", "vocab": sorted(set(f.read()))}
+    elif a.tokenizer:
+        tok = "bytes" if a.tokenizer == "bytes" else json.loads(a.tokenizer)
+    else:
+        tok = info.get("tokenizer", "bytes")
+    if a.bos is not None:
+        tok = dict(normalize_tokenizer(tok, inspect_module(module)[1]["vocab_size"]), bos=a.bos)
+    meta = dict(info.get("metadata", {}))
+    for k in ("name", "description", "trained_on", "license"):
+        v = getattr(a, k)
+        if v is not None:
+            meta[k] = v
+    m = export(module, a.output, tokenizer=tok, dtype=a.dtype, verify=not a.no_verify,
+               name=meta.pop("name", None), description=meta.pop("description", None),
+               trained_on=meta.pop("trained_on", None), license=meta.pop("license", None))
+    size = os.path.getsize(a.output)
+    n_params = sum(int(np.prod(s)) for s in expected_shapes(m["arch"], json.loads(m["config"])).values())
+    print(f"wrote {a.output}: arch={m['arch']} params={n_params} bytes={size} dtype={a.dtype}")
+    print(f"config={m['config']}")
+
+
+if __name__ == "__main__":
+    main()

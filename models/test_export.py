@@ -1,0 +1,374 @@
+#!/usr/bin/python3
+"""Checks for models/export.py and models/safetensors_io.py. Plain script:
+
+    /usr/bin/python3 models/test_export.py        # prints each check, exits non-zero on failure
+"""
+
+import json
+import os
+import struct
+import sys
+import tempfile
+import traceback
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+torch.set_num_threads(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io as st  # noqa: E402
+from argen_models import RecurrentLM  # noqa: E402
+from export import export, inspect_module, round_trip_dtype  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="argen-test-export-")
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def raises(fn, *fragments):
+    try:
+        fn()
+    except ValueError as e:
+        msg = str(e)
+        for frag in fragments:
+            assert frag in msg, f"error {msg!r} lacks {frag!r}"
+        return msg
+    raise AssertionError("expected ValueError")
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def roundtrip_exact(module, p, meta_expect=None):
+    """Read the file back; every exported tensor equals the state_dict one bit for bit."""
+    tensors, meta = st.load(p)
+    sd = module.state_dict()
+    for k, v in tensors.items():
+        want = sd[k].detach().float().numpy()
+        assert v.dtype == np.float32 and v.shape == want.shape, k
+        assert np.array_equal(v, want), f"{k} differs after round trip"
+    assert meta["format"] == "argen/1"
+    for k, v in (meta_expect or {}).items():
+        assert meta[k] == v, (k, meta[k], v)
+    return tensors, meta
+
+
+def check_header_layout(p):
+    with open(p, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    assert n % 8 == 0, "header not padded to 8"
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    assert list(header)[0] == "__metadata__"
+    offs = [v["data_offsets"] for k, v in header.items() if k != "__metadata__"]
+    assert offs == sorted(offs) and offs[0][0] == 0
+    for (a, b), (c, d) in zip(offs, offs[1:]):
+        assert b == c, "gap between tensors"
+    assert offs[-1][1] == len(blob) - 8 - n
+
+
+# --- user-style modules with other attribute names ---------------------------------------
+
+class UserLSTM(nn.Module):
+    """What someone might write following a tutorial: encoder / lstm / decoder."""
+
+    def __init__(self, ntoken=50, ninp=24, nhid=29, nlayers=2):
+        super().__init__()
+        self.drop = nn.Dropout(0.2)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.lstm = nn.LSTM(ninp, nhid, nlayers, dropout=0.1)  # batch_first=False
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, x, hidden=None):  # x: [B, T] -> internally time-major
+        emb = self.drop(self.encoder(x)).transpose(0, 1)
+        out, hidden = self.lstm(emb, hidden)
+        return self.decoder(self.drop(out)).transpose(0, 1), hidden
+
+
+class Nested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.ModuleDict({"tok": nn.Embedding(30, 8),
+                                   "core": nn.Sequential(nn.GRU(8, 11, num_layers=3, batch_first=True))})
+        self.out = nn.Sequential(nn.Linear(11, 30, bias=False))
+
+    def forward(self, x):
+        h, _ = self.body["core"](self.body["tok"](x))
+        return self.out(h)
+
+
+class OneHotRNN(nn.Module):
+    def __init__(self, v=17, h=13):
+        super().__init__()
+        self.v = v
+        self.cell = nn.RNN(v, h, nonlinearity="relu", bias=False, batch_first=True)
+        self.proj = nn.Linear(h, v)
+
+    def forward(self, x):  # takes ids
+        return self.proj(self.cell(nn.functional.one_hot(x, self.v).float())[0])
+
+
+class OneHotFloatInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(12, 9, batch_first=True)
+        self.fc = nn.Linear(9, 12)
+
+    def forward(self, x):  # takes one-hot floats [B, T, V]
+        return self.fc(self.rnn(x)[0])
+
+
+class HiddenExtraOp(nn.Module):
+    """Standard parts, but forward scales the logits: export must notice."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6)
+        self.rnn = nn.LSTM(6, 10, batch_first=True)
+        self.head = nn.Linear(10, 20)
+
+    def forward(self, x):
+        return torch.tanh(self.head(self.rnn(self.emb(x))[0])) * 3
+
+
+class WithExtraParam(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 6)
+        self.rnn = nn.GRU(6, 10, batch_first=True)
+        self.head = nn.Linear(10, 20)
+        self.scale = nn.Parameter(torch.full((20,), 2.0))
+
+    def forward(self, x):
+        return self.head(self.rnn(self.emb(x))[0]) * self.scale
+
+
+class NoForward(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.e = nn.Embedding(256, 5)
+        self.r = nn.RNN(5, 7)
+        self.h = nn.Linear(7, 256)
+
+
+# --- checks -------------------------------------------------------------------------------
+
+@check
+def reference_module_roundtrip():
+    torch.manual_seed(0)
+    for cell in ("rnn", "gru", "lstm"):
+        for emb in (None, 8):
+            m = RecurrentLM(cell, 256, 13, 2, emb, bias=(emb is None), head_bias=(emb is not None))
+            p = path(f"ref-{cell}-{emb}.safetensors")
+            meta = export(m, p, tokenizer="bytes", name="t")
+            check_header_layout(p)
+            tensors, meta2 = roundtrip_exact(m, p, {"arch": cell, "modality": "text", "name": "t"})
+            assert set(tensors) == set(m.state_dict()), (set(tensors), set(m.state_dict()))
+            cfg = json.loads(meta2["config"])
+            assert cfg["input"] == ("one_hot" if emb is None else "embedding")
+            assert cfg["names"] == ({"rnn": "rnn", "head": "head"} if emb is None else
+                                    {"embedding": "embed", "rnn": "rnn", "head": "head"})
+            assert ("embedding_dim" in cfg) == (emb is not None)
+            assert ("nonlinearity" in cfg) == (cell == "rnn")
+            assert cfg["bias"] == (emb is None) and cfg["head_bias"] == (emb is not None)
+            assert json.loads(meta2["tokenizer"]) == {"type": "bytes"}
+            assert meta == meta2
+
+
+@check
+def user_module_other_names():
+    torch.manual_seed(1)
+    m = UserLSTM()
+    vocab = [chr(0x41 + i) for i in range(49)] + ["é"]
+    p = path("user.safetensors")
+    export(m, p, tokenizer={"type": "chars", "vocab": vocab, "bos": 3}, dtype="float32",
+           description="user module", trained_on="nothing", license="MIT")
+    tensors, meta = roundtrip_exact(m, p, {"arch": "lstm", "description": "user module",
+                                           "trained_on": "nothing", "license": "MIT"})
+    cfg = json.loads(meta["config"])
+    assert cfg == {"vocab_size": 50, "hidden_size": 29, "num_layers": 2, "input": "embedding",
+                   "embedding_dim": 24, "bias": True, "head_bias": True,
+                   "names": {"embedding": "encoder", "rnn": "lstm", "head": "decoder"}}, cfg
+    assert sorted(tensors) == sorted(m.state_dict()), sorted(tensors)
+    tok = json.loads(meta["tokenizer"])
+    assert tok == {"type": "chars", "vocab": vocab, "bos": 3}
+    assert "é" in meta["tokenizer"], "tokenizer JSON should keep non-ASCII characters as is"
+
+
+@check
+def nested_paths_and_no_head_bias():
+    torch.manual_seed(2)
+    m = Nested()
+    p = path("nested.safetensors")
+    export(m, p, tokenizer=list("abcdefghijklmnopqrstuvwxyz .,\n"))
+    tensors, meta = roundtrip_exact(m, p, {"arch": "gru"})
+    cfg = json.loads(meta["config"])
+    assert cfg["names"] == {"embedding": "body.tok", "rnn": "body.core.0", "head": "out.0"}, cfg
+    assert cfg["num_layers"] == 3 and cfg["head_bias"] is False
+    assert "body.core.0.weight_ih_l2" in tensors and "out.0.bias" not in tensors
+
+
+@check
+def one_hot_user_modules():
+    torch.manual_seed(3)
+    m = OneHotRNN()
+    p = path("onehot.safetensors")
+    export(m, p, tokenizer=[chr(0x3b1 + i) for i in range(17)])
+    tensors, meta = roundtrip_exact(m, p, {"arch": "rnn"})
+    cfg = json.loads(meta["config"])
+    assert cfg == {"vocab_size": 17, "hidden_size": 13, "num_layers": 1, "input": "one_hot",
+                   "bias": False, "nonlinearity": "relu", "head_bias": True,
+                   "names": {"rnn": "cell", "head": "proj"}}, cfg
+    m2 = OneHotFloatInput()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the float one-hot forward must be recognised
+        export(m2, path("onehot2.safetensors"), tokenizer=list("0123456789+="))
+
+
+@check
+def float16_and_bfloat16():
+    torch.manual_seed(4)
+    m = RecurrentLM("gru", 256, 37, 1, 16)
+    for dtype, tag in (("float16", "F16"), ("bfloat16", "BF16")):
+        p = path(f"m-{dtype}.safetensors")
+        export(m, p, dtype=dtype)
+        header = st.read_header(p)
+        assert all(v["dtype"] == tag for k, v in header.items() if k != "__metadata__")
+        tensors, _ = st.load(p)
+        r = round_trip_dtype(RecurrentLM("gru", 256, 37, 1, 16), dtype)
+        r.load_state_dict(m.state_dict())
+        round_trip_dtype(r, dtype)
+        for k, v in r.state_dict().items():
+            assert np.array_equal(tensors[k], v.numpy()), f"{dtype} {k}"
+    # bf16 rounding: ties to even, against torch
+    x = torch.randn(10000) * 10
+    x[:4] = torch.tensor([1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, -0.0, 3.0e38])
+    bits = st.float32_to_bf16_bits(x.numpy())
+    want = x.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    assert np.array_equal(bits, want), "bf16 rounding differs from torch"
+
+
+@check
+def rejects_what_argen_cannot_run():
+    bi = nn.Sequential(nn.Embedding(10, 4), nn.LSTM(4, 6, bidirectional=True), nn.Linear(12, 10))
+    raises(lambda: inspect_module(bi), "bidirectional")
+    proj = nn.Sequential(nn.Embedding(10, 4), nn.LSTM(4, 6, proj_size=3), nn.Linear(3, 10))
+    raises(lambda: inspect_module(proj), "proj_size")
+    two = nn.Sequential(nn.Embedding(10, 4), nn.GRU(4, 6), nn.GRU(6, 6), nn.Linear(6, 10))
+    raises(lambda: inspect_module(two), "one recurrent", "2 recurrent")
+    badhead = nn.Sequential(nn.Embedding(10, 4), nn.GRU(4, 6), nn.Linear(5, 10))
+    raises(lambda: inspect_module(badhead), "in_features=5", "hidden_size=6")
+    badvocab = nn.Sequential(nn.Embedding(10, 4), nn.GRU(4, 6), nn.Linear(6, 11))
+    raises(lambda: inspect_module(badvocab), "out_features=11", "vocabulary size 10")
+    onehot_mismatch = nn.Sequential(nn.RNN(7, 6), nn.Linear(6, 10))
+    raises(lambda: inspect_module(onehot_mismatch), "one-hot")
+    emb_mismatch = nn.Sequential(nn.Embedding(10, 4), nn.GRU(5, 6), nn.Linear(6, 10))
+    raises(lambda: inspect_module(emb_mismatch), "embedding_dim")
+    two_lin = nn.Sequential(nn.Embedding(10, 4), nn.GRU(4, 6), nn.Linear(6, 6), nn.Linear(6, 10))
+    raises(lambda: inspect_module(two_lin), "exactly one nn.Linear")
+    raises(lambda: inspect_module(nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 10))), "no nn.RNN")
+    raises(lambda: inspect_module(nn.Sequential(nn.Embedding(10, 4), nn.GRU(4, 6))), "no nn.Linear")
+    maxn = nn.Sequential(nn.Embedding(10, 4, max_norm=1.0), nn.GRU(4, 6), nn.Linear(6, 10))
+    raises(lambda: inspect_module(maxn), "max_norm")
+    # forward does more than argen computes
+    raises(lambda: export(HiddenExtraOp(), path("x.safetensors"), tokenizer=[chr(65 + i) for i in range(20)]),
+           "differs")
+    raises(lambda: export(WithExtraParam(), path("x.safetensors"), tokenizer=[chr(65 + i) for i in range(20)]),
+           "scale")
+    class ExtraNoForward(NoForward):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("temperature", torch.ones(1))
+    raises(lambda: export(ExtraNoForward(), path("x.safetensors")), "would ignore", "temperature")
+    # tokenizer problems
+    m = RecurrentLM("rnn", 20, 5, 1, None)
+    raises(lambda: export(m, path("x.safetensors"), tokenizer="bytes"), "256")
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=list("abc")), "3 characters")
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=["ab"] + list("cdefghijklmnopqrstu")),
+           "single Unicode")
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=list("aacdefghijklmnopqrst")), "duplicate")
+    raises(lambda: export(m, path("x.safetensors"),
+                          tokenizer={"type": "chars", "vocab": list("abcdefghijklmnopqrst"), "bos": 20}), "bos")
+    raises(lambda: export(m, path("x.safetensors"), dtype="int8"), "dtype")
+
+
+@check
+def batch_first_does_not_matter_and_no_forward_warns():
+    torch.manual_seed(5)
+    m = NoForward()  # batch_first=False rnn, no forward(): exported, with a warning
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        export(m, path("nofwd.safetensors"))
+    assert any("could not call" in str(x.message) for x in w), [str(x.message) for x in w]
+    roundtrip_exact(m, path("nofwd.safetensors"), {"arch": "rnn"})
+
+
+@check
+def reader_validates():
+    p = path("ref-lstm-8.safetensors")
+    if not os.path.exists(p):
+        export(RecurrentLM("lstm", 256, 13, 2, 8), p)
+    with open(p, "rb") as f:
+        good = f.read()
+    (n,) = struct.unpack("<Q", good[:8])
+    header = json.loads(good[8:8 + n])
+
+    def rebuild(h, data=None):
+        hj = json.dumps(h).encode()
+        hj += b" " * (-len(hj) % 8)
+        return struct.pack("<Q", len(hj)) + hj + (good[8 + n:] if data is None else data)
+
+    def bad(blob, frag):
+        try:
+            st.loads(blob)
+        except ValueError as e:
+            assert frag in str(e), (frag, str(e))
+            return
+        raise AssertionError(f"accepted a file that should fail with {frag!r}")
+
+    bad(good[:5], "too small")
+    bad(struct.pack("<Q", 1 << 40) + good[8:], "out of bounds")
+    bad(good[:8] + b"[" + good[9:], "start with '{'")
+    bad(good[:8] + b"{\xff" + good[10:], "UTF-8")
+    bad(good[:-1], "past end")
+    bad(good + b"\0\0", "trailing")
+    h = json.loads(json.dumps(header))
+    first = [k for k in h if k != "__metadata__"][0]
+    h[first]["data_offsets"][1] += 2
+    bad(rebuild(h), "bytes for")
+    h = json.loads(json.dumps(header))
+    k1 = [k for k in h if k != "__metadata__"][1]
+    h[k1]["data_offsets"] = [x + 4 for x in h[k1]["data_offsets"]]
+    bad(rebuild(h), "not contiguous")
+    dup = good[:8] + good[8:8 + n].replace(b'"format"', b'"formax"', 1) + good[8 + n:]
+    st.loads(dup)  # a renamed key is fine
+    hj = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'
+    hj += b" " * (-len(hj) % 8)
+    bad(struct.pack("<Q", len(hj)) + hj + b"\0" * 8, "duplicate")
+    t, _ = st.loads(good)
+    assert len(t) == len(header) - 1
+
+
+def main():
+    failed = 0
+    for fn in CHECKS:
+        try:
+            fn()
+            print(f"ok    {fn.__name__}")
+        except Exception:  # noqa: BLE001
+            failed += 1
+            print(f"FAIL  {fn.__name__}")
+            traceback.print_exc()
+    print(f"{len(CHECKS) - failed}/{len(CHECKS)} checks passed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
