@@ -356,6 +356,67 @@ def reader_validates():
     assert len(t) == len(header) - 1
 
 
+def numpy_step_logits(path, tokens):
+    """Independent float64 numpy implementation that reads only the file (tensors, config,
+    names): what the C++ side must compute. Returns logits [T, V]."""
+    tensors, meta = st.load(path)
+    cfg, arch = json.loads(meta["config"]), meta["arch"]
+    n, H, L, V = cfg["names"], cfg["hidden_size"], cfg["num_layers"], cfg["vocab_size"]
+    t = {k: v.astype(np.float64) for k, v in tensors.items()}
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    act = np.tanh if cfg.get("nonlinearity", "tanh") == "tanh" else (lambda x: np.maximum(x, 0))
+    h = [np.zeros(H) for _ in range(L)]
+    c = [np.zeros(H) for _ in range(L)]
+    out = []
+    for tok in tokens:
+        x = t[n["embedding"] + ".weight"][tok] if cfg["input"] == "embedding" else np.eye(V)[tok]
+        for k in range(L):
+            r = n["rnn"]
+            gi = t[f"{r}.weight_ih_l{k}"] @ x
+            gh = t[f"{r}.weight_hh_l{k}"] @ h[k]
+            if cfg["bias"]:
+                gi, gh = gi + t[f"{r}.bias_ih_l{k}"], gh + t[f"{r}.bias_hh_l{k}"]
+            if arch == "rnn":
+                h[k] = act(gi + gh)
+            elif arch == "gru":  # gates r, z, n (PyTorch order)
+                rg = sig(gi[:H] + gh[:H])
+                z = sig(gi[H:2 * H] + gh[H:2 * H])
+                nn_ = np.tanh(gi[2 * H:] + rg * gh[2 * H:])
+                h[k] = (1 - z) * nn_ + z * h[k]
+            else:  # lstm gates i, f, g, o
+                g = gi + gh
+                i, f, gg, o = sig(g[:H]), sig(g[H:2 * H]), np.tanh(g[2 * H:3 * H]), sig(g[3 * H:])
+                c[k] = f * c[k] + i * gg
+                h[k] = o * np.tanh(c[k])
+            x = h[k]
+        y = t[n["head"] + ".weight"] @ x
+        if cfg["head_bias"]:
+            y = y + t[n["head"] + ".bias"]
+        out.append(y)
+    return np.array(out)
+
+
+@check
+def golden_files_match_independent_numpy_reference():
+    gdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
+    if not os.path.exists(os.path.join(gdir, "index.json")):
+        raise AssertionError("tests/golden/index.json missing: run models/make_golden.py")
+    with open(os.path.join(gdir, "index.json")) as f:
+        cases = json.load(f)["cases"]
+    assert len(cases) >= 10
+    for name in cases:
+        with open(os.path.join(gdir, name + ".json"), encoding="utf-8") as f:
+            g = json.load(f)
+        assert set(g) == {"model", "arch", "tokens", "logits"} and g["model"] == name + ".safetensors"
+        want = np.array(g["logits"], dtype=np.float64)
+        assert want.shape == (len(g["tokens"]), json.loads(
+            st.load(os.path.join(gdir, g["model"]))[1]["config"])["vocab_size"])
+        assert np.array_equal(want.astype(np.float32).astype(np.float64), want), "not float32 values"
+        got = numpy_step_logits(os.path.join(gdir, g["model"]), g["tokens"])
+        err = np.abs(got - want).max()
+        assert err < 2e-5 * max(1.0, np.abs(want).max()), f"{name}: max |diff| {err}"
+
+
 def main():
     failed = 0
     for fn in CHECKS:

@@ -1,0 +1,209 @@
+#!/usr/bin/python3
+"""Write the golden parity files in tests/golden/ (committed; C++ tests need no torch).
+
+    /usr/bin/python3 models/make_golden.py [--out tests/golden] [--check]
+
+For each case: <name>.safetensors (an argen/1 model with small random weights, exported
+with models/export.py) and <name>.json:
+    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm",
+     "tokens": [ids], "logits": [[V floats], ...]}
+logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state,
+written as repr() of the float32 values converted to Python floats (exact). For the F16 and
+BF16 cases the weights are first rounded to that dtype and back to float32, and the logits
+are those of the rounded model, so they are exactly what the stored file describes.
+index.json lists the cases: {"cases": [...]}.
+
+Deterministic: every case has its own seed; rerunning rewrites identical bytes.
+--check regenerates into a temporary folder and compares with the committed files.
+"""
+
+import argparse
+import filecmp
+import json
+import os
+import sys
+import tempfile
+
+import torch
+from torch import nn
+
+torch.set_num_threads(1)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from argen_models import RecurrentLM  # noqa: E402
+from export import export, round_trip_dtype  # noqa: E402
+
+# 20 characters, one of them non-ASCII ('é'); the newline is id 0 and the bos.
+CHARS = ["\n", " ", ",", ".", "a", "c", "d", "e", "é", "f", "h", "i", "l", "m", "n", "o", "r", "s",
+         "t", "u"]
+CHARS_TOK = {"type": "chars", "vocab": CHARS, "bos": 0}
+
+
+class UserNamedLSTM(nn.Module):
+    """A user's own module: other attribute names and a time-major (batch_first=False) rnn."""
+
+    def __init__(self, ntoken, ninp, nhid, nlayers):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.lstm = nn.LSTM(ninp, nhid, nlayers)
+        self.decoder = nn.Linear(nhid, ntoken)
+
+    def forward(self, x):  # [B, T] ids -> [B, T, V]
+        out, _ = self.lstm(self.encoder(x).transpose(0, 1))
+        return self.decoder(out).transpose(0, 1)
+
+
+class NestedOneHotRNN(nn.Module):
+    """Nested module paths (net.core.0, net.out) and one-hot input."""
+
+    def __init__(self, ntoken, nhid):
+        super().__init__()
+        self.ntoken = ntoken
+        self.net = nn.ModuleDict({"core": nn.Sequential(nn.RNN(ntoken, nhid, batch_first=True)),
+                                  "out": nn.Linear(nhid, ntoken)})
+
+    def forward(self, x):
+        h, _ = self.net["core"](nn.functional.one_hot(x, self.ntoken).float())
+        return self.net["out"](h)
+
+
+# name, builder, tokenizer, text for the tokens, storage dtype, seed
+def _ref(cell, V, H, L, E, bias=True, head_bias=True, nonlinearity="tanh"):
+    return lambda: RecurrentLM(cell, V, H, L, E, bias=bias, nonlinearity=nonlinearity,
+                               head_bias=head_bias)
+
+
+CASES = [
+    ("rnn_tanh_emb_bytes_h37_l1", _ref("rnn", 256, 37, 1, 16), "bytes", "Héllo, wörld", "float32"),
+    ("rnn_relu_onehot_chars_h13_l2", _ref("rnn", 20, 13, 2, None, nonlinearity="relu"), "chars",
+     "\nthe café is", "float32"),
+    ("rnn_tanh_onehot_chars_h13_l1_nobias", _ref("rnn", 20, 13, 1, None, bias=False, head_bias=False),
+     "chars", "\nmon ami, él", "float32"),
+    ("rnn_relu_emb_bytes_h37_l3_nobias", _ref("rnn", 256, 37, 3, 24, bias=False, nonlinearity="relu"),
+     "bytes", "argen\x00\x7f\x80\xff wasm", "float32"),
+    ("gru_emb_bytes_h64_l1", _ref("gru", 256, 64, 1, 32), "bytes", "The quick fox", "float32"),
+    ("gru_onehot_chars_h13_l2_nobias", _ref("gru", 20, 13, 2, None, bias=False, head_bias=False),
+     "chars", "\ndé, nous...", "float32"),
+    ("gru_emb_chars_h37_l3", _ref("gru", 20, 37, 3, 8), "chars", "\nfrites a la", "float32"),
+    ("lstm_emb_bytes_h37_l1", _ref("lstm", 256, 37, 1, 16), "bytes", "In the begin", "float32"),
+    ("lstm_onehot_chars_h13_l2", _ref("lstm", 20, 13, 2, None), "chars", "\nla cité uni", "float32"),
+    ("lstm_emb_bytes_h64_l2_nobias", _ref("lstm", 256, 64, 2, 32, bias=False, head_bias=False), "bytes",
+     "ÿ€ zero 0", "float32"),
+    ("lstm_emb_chars_h37_l2_f16", _ref("lstm", 20, 37, 2, 16), "chars", "\nle hameau é", "float16"),
+    ("gru_onehot_bytes_h13_l2_bf16", _ref("gru", 256, 13, 2, None, head_bias=False), "bytes",
+     "bf16 rounding", "bfloat16"),
+    ("lstm_usernames_emb_chars_h13_l2", lambda: UserNamedLSTM(20, 11, 13, 2), "chars", "\nsucre, sel.",
+     "float32"),
+    ("rnn_nestednames_onehot_chars_h37_l1", lambda: NestedOneHotRNN(20, 37), "chars", "\ndoucement, ",
+     "float32"),
+]
+
+
+def encode(text, tok):
+    if tok == "bytes":
+        return list(text.encode("utf-8"))
+    stoi = {c: i for i, c in enumerate(CHARS)}
+    return [stoi[c] for c in text]
+
+
+def init_weights(module, seed):
+    """Small random weights, scaled so that activations and logits are O(1)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf.startswith("bias"):
+                std = 0.3
+            elif p.dim() == 2 and isinstance(_owner(module, name), nn.Embedding):
+                std = 1.0
+            elif leaf.startswith("weight_ih"):
+                # one-hot input selects a single column: give it unit-ish scale
+                one_hot_input = leaf == "weight_ih_l0" and _one_hot(module)
+                std = 0.8 if one_hot_input else 1.0 / p.shape[1] ** 0.5
+            elif leaf.startswith("weight_hh"):
+                std = 0.9 / p.shape[1] ** 0.5
+            else:  # head
+                std = 2.5 / p.shape[1] ** 0.5
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def _owner(module, pname):
+    return module.get_submodule(pname.rsplit(".", 1)[0])
+
+
+def _one_hot(module):
+    return not any(isinstance(m, nn.Embedding) for m in module.modules())
+
+
+def golden_logits(module, tokens):
+    module.eval()
+    with torch.no_grad():
+        out = module(torch.tensor([tokens]))
+    if isinstance(out, tuple):
+        out = out[0]
+    return out[0].float()
+
+
+def write_case(outdir, index, name, build, tok, text, dtype):
+    torch.manual_seed(1000 + index)
+    module = build()
+    init_weights(module, seed=2000 + index)
+    if dtype != "float32":
+        round_trip_dtype(module, dtype)  # the logits are those of the stored (rounded) weights
+    tokens = encode(text, tok)
+    logits = golden_logits(module, tokens)
+    tokenizer = "bytes" if tok == "bytes" else CHARS_TOK
+    meta = export(module, os.path.join(outdir, name + ".safetensors"), tokenizer=tokenizer, dtype=dtype,
+                  name=name, description=f"argen golden parity case ({dtype} storage, random weights)",
+                  license="CC0-1.0")
+    rows = [", ".join(repr(float(x)) for x in row.tolist()) for row in logits]
+    with open(os.path.join(outdir, name + ".json"), "w", encoding="utf-8") as f:
+        f.write("{\n")
+        f.write(f'  "model": {json.dumps(name + ".safetensors")},\n')
+        f.write(f'  "arch": {json.dumps(meta["arch"])},\n')
+        f.write(f'  "tokens": {json.dumps(tokens)},\n')
+        f.write('  "logits": [\n')
+        f.write(",\n".join(f"    [{r}]" for r in rows))
+        f.write("\n  ]\n}\n")
+    return meta, tokens, logits
+
+
+def generate(outdir, verbose=True):
+    os.makedirs(outdir, exist_ok=True)
+    names = []
+    for i, (name, build, tok, text, dtype) in enumerate(CASES):
+        meta, tokens, logits = write_case(outdir, i, name, build, tok, text, dtype)
+        names.append(name)
+        if verbose:
+            cfg = json.loads(meta["config"])
+            print(f"{name:40s} {meta['arch']:4s} {cfg['input']:9s} V={cfg['vocab_size']:3d} "
+                  f"H={cfg['hidden_size']:2d} L={cfg['num_layers']} {dtype:8s} T={len(tokens):2d} "
+                  f"logits std {logits.std().item():.2f} max|.| {logits.abs().max().item():.2f}")
+    with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps({"cases": names}, indent=2) + "\n")
+    return names
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default=os.path.join(HERE, "..", "tests", "golden"))
+    p.add_argument("--check", action="store_true",
+                   help="regenerate into a temporary folder and compare with --out")
+    a = p.parse_args()
+    if a.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            names = generate(tmp, verbose=False)
+            files = ["index.json"] + [n + ext for n in names for ext in (".json", ".safetensors")]
+            match, mismatch, errors = filecmp.cmpfiles(tmp, a.out, files, shallow=False)
+            if mismatch or errors:
+                print(f"golden files differ: {mismatch + errors}")
+                sys.exit(1)
+            print(f"golden files up to date ({len(names)} cases)")
+        return
+    names = generate(a.out)
+    total = sum(os.path.getsize(os.path.join(a.out, f)) for f in os.listdir(a.out))
+    print(f"{len(names)} cases, {total} bytes in {os.path.abspath(a.out)}")
+
+
+if __name__ == "__main__":
+    main()
