@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+"""Benchmark models of /work/shared/BENCH_SUITE.md (recurrent ones), as argen files.
+
+    /usr/bin/python3 models/bench_models.py char-lstm OUT.safetensors [--dtype float32]
+
+char-lstm: Embedding(256,128) -> LSTM(128->512, 2 layers, batch_first) -> Linear(512,256),
+bytes tokenizer. Weights: torch.manual_seed(1234); build RecurrentLM('lstm', 256, 512, 2,
+embedding_dim=128); then every parameter, in model.parameters() order (embed.weight,
+rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, ..._l1, head.weight,
+head.bias), is overwritten with N(0, 0.02) draws (Tensor.normal_). float32, ~3.6M params,
+~14.4 MB. The file is regenerated, not committed.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+torch.set_num_threads(1)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from argen_models import RecurrentLM  # noqa: E402
+from export import export  # noqa: E402
+
+
+def char_lstm():
+    torch.manual_seed(1234)
+    model = RecurrentLM("lstm", vocab_size=256, hidden_size=512, num_layers=2, embedding_dim=128)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)
+    return model.eval()
+
+
+BUILDERS = {"char-lstm": (char_lstm, "bytes",
+                          "BENCH_SUITE char-lstm: random N(0, 0.02) weights, seed 1234")}
+
+
+def write(model_id, path, dtype="float32"):
+    build, tokenizer, description = BUILDERS[model_id]
+    return export(build(), path, tokenizer=tokenizer, dtype=dtype, name=model_id,
+                  description=description, license="CC0-1.0")
+
+
+def main():
+    p = argparse.ArgumentParser(description="Write a benchmark model as an argen .safetensors file.")
+    p.add_argument("model", choices=sorted(BUILDERS))
+    p.add_argument("output")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    a = p.parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
+    meta = write(a.model, a.output, a.dtype)
+    print(f"wrote {a.output} ({os.path.getsize(a.output)} bytes): {meta['config']}")
+
+
+if __name__ == "__main__":
+    main()
