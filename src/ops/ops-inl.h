@@ -17,19 +17,30 @@ namespace argen {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Four rows at a time share each load of x; two column blocks per row keep 8 sums in flight.
+// Decode is bound by reading W once per step, and rows are short (a few KB): reading them in order
+// gives the hardware prefetcher one short stream after another and it never ramps up. So the rows
+// are split into four segments read in lockstep: four long sequential streams, which measured 2-3x
+// faster here natively and in wasm. Each step of the loop shares one load of x between the four
+// rows; two column blocks per row keep 8 sums in flight.
 template <bool kAccumulate>
 HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT x,
                            const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t cols_vec = cols - cols % (2 * N);
-  size_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
+  const size_t seg = rows / 4;
+  auto finish = [&](size_t row, float s) {
+    if (kAccumulate) {
+      y[row] += s;
+    } else {
+      y[row] = bias ? s + bias[row] : s;
+    }
+  };
+  for (size_t r = 0; r < seg; ++r) {
     const float* w0 = W + r * cols;
-    const float* w1 = w0 + cols;
-    const float* w2 = w1 + cols;
-    const float* w3 = w2 + cols;
+    const float* w1 = w0 + seg * cols;
+    const float* w2 = w1 + seg * cols;
+    const float* w3 = w2 + seg * cols;
     auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
     auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
     size_t c = 0;
@@ -55,14 +66,9 @@ HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols
       s2 += w2[c] * x[c];
       s3 += w3[c] * x[c];
     }
-    if (kAccumulate) {
-      y[r] += s0, y[r + 1] += s1, y[r + 2] += s2, y[r + 3] += s3;
-    } else if (bias) {
-      y[r] = s0 + bias[r], y[r + 1] = s1 + bias[r + 1], y[r + 2] = s2 + bias[r + 2], y[r + 3] = s3 + bias[r + 3];
-    } else {
-      y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
-    }
+    finish(r, s0), finish(r + seg, s1), finish(r + 2 * seg, s2), finish(r + 3 * seg, s3);
   }
+  size_t r = 4 * seg;
   for (; r < rows; ++r) {
     const float* w = W + r * cols;
     auto a = hn::Zero(d), b = hn::Zero(d);
@@ -73,11 +79,7 @@ HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols
     }
     float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(a, b)));
     for (; c < cols; ++c) s += w[c] * x[c];
-    if (kAccumulate) {
-      y[r] += s;
-    } else {
-      y[r] = bias ? s + bias[r] : s;
-    }
+    finish(r, s);
   }
 }
 
