@@ -139,6 +139,88 @@ HWY_NOINLINE void Relu(float* x, size_t n) {
   MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return hn::Max(v, hn::Zero(d)); });
 }
 
+// x * sigmoid(x), for SwiGLU.
+HWY_NOINLINE void Silu(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
+    const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
+    const auto one = hn::Set(d, 1.f);
+    return hn::Div(v, hn::Add(one, hn::Exp(d, hn::Neg(c))));
+  });
+}
+
+// GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+HWY_NOINLINE void GeluTanh(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
+    const auto inner = hn::Mul(hn::Set(d, 0.7978845608028654f), hn::MulAdd(hn::Mul(hn::Set(d, 0.044715f), v), hn::Mul(v, v), v));
+    const auto t = hn::Tanh(d, hn::Min(hn::Max(inner, hn::Set(d, -9.f)), hn::Set(d, 9.f)));
+    return hn::Mul(hn::Mul(hn::Set(d, 0.5f), v), hn::Add(hn::Set(d, 1.f), t));
+  });
+}
+
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+HWY_NOINLINE float DotProduct(const float* a, const float* b, size_t n) { return Dot(a, b, n); }
+
+// y += alpha * x
+HWY_NOINLINE void Axpy(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT y, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto va = hn::Set(d, alpha);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+// out = x / sqrt(mean(x^2) + eps) * w
+HWY_NOINLINE void RmsNorm(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float eps, float* out, size_t n) {
+  const float scale = 1.f / std::sqrt(Dot(x, x, n) / float(n) + eps);
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, x + i), hn::Set(d, scale)), hn::LoadU(d, w + i)), d, out + i);
+  for (; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+// out = (x - mean) / sqrt(var + eps) * w + b (b may be null)
+HWY_NOINLINE void LayerNorm(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, const float* HWY_RESTRICT b, float eps,
+                            float* out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) acc = hn::Add(acc, hn::LoadU(d, x + i));
+  float sum = hn::GetLane(hn::SumOfLanes(d, acc));
+  for (; i < n; ++i) sum += x[i];
+  const float mean = sum / float(n);
+  auto vacc = hn::Zero(d);
+  const auto vm = hn::Set(d, mean);
+  for (i = 0; i + N <= n; i += N) {
+    const auto c = hn::Sub(hn::LoadU(d, x + i), vm);
+    vacc = hn::MulAdd(c, c, vacc);
+  }
+  float var = hn::GetLane(hn::SumOfLanes(d, vacc));
+  for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const float scale = 1.f / std::sqrt(var / float(n) + eps);
+  for (i = 0; i + N <= n; i += N) {
+    auto v = hn::Mul(hn::Mul(hn::Sub(hn::LoadU(d, x + i), vm), hn::Set(d, scale)), hn::LoadU(d, w + i));
+    if (b) v = hn::Add(v, hn::LoadU(d, b + i));
+    hn::StoreU(v, d, out + i);
+  }
+  for (; i < n; ++i) out[i] = (x[i] - mean) * scale * w[i] + (b ? b[i] : 0.f);
+}
+
 // Max over x, ignoring NaN; -inf if all are NaN.
 HWY_INLINE float MaxOf(const float* HWY_RESTRICT x, size_t n) {
   const hn::ScalableTag<float> d;

@@ -8,6 +8,8 @@
 #include "ops/ops-inl.h"
 
 #if HWY_ONCE
+#include <cmath>
+
 #include "hwy/targets.h"
 
 namespace argen {
@@ -21,6 +23,12 @@ HWY_EXPORT(Relu);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(LogSoftmax);
 HWY_EXPORT(ArgMax);
+HWY_EXPORT(Silu);
+HWY_EXPORT(GeluTanh);
+HWY_EXPORT(DotProduct);
+HWY_EXPORT(Axpy);
+HWY_EXPORT(RmsNorm);
+HWY_EXPORT(LayerNorm);
 
 namespace ops {
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
@@ -37,6 +45,18 @@ void relu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Relu)(x, n); }
 void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 void log_softmax(const float* x, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(LogSoftmax)(x, out, n); }
 size_t argmax(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(ArgMax)(x, n); }
+void silu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Silu)(x, n); }
+void gelu_tanh(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(GeluTanh)(x, n); }
+void gelu(float* x, size_t n) {
+  // Exact GELU needs erf, which Highway 1.0 lacks; it is off the hot path (one pass per layer).
+  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
+}
+float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotProduct)(a, b, n); }
+void axpy(float alpha, const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n); }
+void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(RmsNorm)(x, w, eps, out, n); }
+void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(LayerNorm)(x, w, b, eps, out, n);
+}
 
 const char* simd_target() {
 #if defined(__EMSCRIPTEN__)

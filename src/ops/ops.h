@@ -22,6 +22,18 @@ void log_softmax(const float* x, float* out, size_t n);
 // Index of the largest element (first of equals); n must be > 0. NaN never wins.
 size_t argmax(const float* x, size_t n);
 
+// Transformer pieces. silu: x*sigmoid(x); gelu: exact (erf); gelu_tanh: tanh approximation.
+void silu(float* x, size_t n);
+void gelu(float* x, size_t n);
+void gelu_tanh(float* x, size_t n);
+float dot(const float* a, const float* b, size_t n);
+// y += alpha * x
+void axpy(float alpha, const float* x, float* y, size_t n);
+// out = x / sqrt(mean(x^2) + eps) * w; out = (x - mean(x)) / sqrt(var(x) + eps) * w + b (b may be null).
+// out may alias x.
+void rms_norm(const float* x, const float* w, float eps, float* out, size_t n);
+void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n);
+
 // Name of the SIMD target the dispatcher picked (for `argen info` and benchmarks).
 const char* simd_target();
 

@@ -56,4 +56,39 @@ inline size_t argmax(const float* x, size_t n) {
   return best;
 }
 
+inline void silu(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = float(x[i] / (1.0 + std::exp(-double(x[i]))));
+}
+inline void gelu(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = float(0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0))));
+}
+inline void gelu_tanh(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    double v = x[i];
+    x[i] = float(0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
+  }
+}
+inline float dot(const float* a, const float* b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += double(a[i]) * b[i];
+  return float(s);
+}
+inline void axpy(float alpha, const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = float(y[i] + double(alpha) * x[i]);
+}
+inline void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) {
+  double ss = 0;
+  for (size_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+  const double scale = 1.0 / std::sqrt(ss / double(n) + eps);
+  for (size_t i = 0; i < n; ++i) out[i] = float(x[i] * scale * w[i]);
+}
+inline void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
+  double mean = 0, var = 0;
+  for (size_t i = 0; i < n; ++i) mean += x[i];
+  mean /= double(n);
+  for (size_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double scale = 1.0 / std::sqrt(var / double(n) + eps);
+  for (size_t i = 0; i < n; ++i) out[i] = float((x[i] - mean) * scale * w[i] + (b ? b[i] : 0.0));
+}
+
 }  // namespace argen::ops::ref

@@ -79,3 +79,28 @@ TEST_CASE("argmax: first of equal maxima, NaN never wins") {
 }
 
 TEST_CASE("a SIMD target was chosen") { CHECK(std::string(ops::simd_target()).size() > 0); }
+
+TEST_CASE("transformer ops match the scalar reference") {
+  for (size_t n : kSizes) {
+    auto a = random_floats(n, 21 + n, 6.f), b = random_floats(n, 23 + n, 2.f), w = random_floats(n, 25 + n, 1.5f);
+    if (n > 4) a[1] = 120.f, a[2] = -120.f;
+    using Unary = void (*)(float*, size_t);
+    const std::pair<Unary, Unary> unary[] = {{ops::silu, ops::ref::silu}, {ops::gelu, ops::ref::gelu}, {ops::gelu_tanh, ops::ref::gelu_tanh}};
+    for (auto [f, ref] : unary) {
+      std::vector<float> o = a, r = a;
+      f(o.data(), n), ref(r.data(), n);
+      CHECK(rel_error(o.data(), r.data(), n) < 2e-6);
+    }
+    CHECK(std::fabs(ops::dot(a.data(), b.data(), n) - ops::ref::dot(a.data(), b.data(), n)) < 1e-4);
+    std::vector<float> y = b, yr = b;
+    ops::axpy(0.37f, a.data(), y.data(), n), ops::ref::axpy(0.37f, a.data(), yr.data(), n);
+    CHECK(rel_error(y.data(), yr.data(), n) < 1e-6);
+    std::vector<float> o(n), r(n);
+    ops::rms_norm(a.data(), w.data(), 1e-5f, o.data(), n), ops::ref::rms_norm(a.data(), w.data(), 1e-5f, r.data(), n);
+    CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
+    ops::layer_norm(a.data(), w.data(), b.data(), 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), b.data(), 1e-5f, r.data(), n);
+    if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
+    ops::layer_norm(a.data(), w.data(), nullptr, 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), nullptr, 1e-5f, r.data(), n);
+    if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
+  }
+}
