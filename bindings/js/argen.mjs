@@ -95,12 +95,16 @@ export class Model {
    * Streams events: { type: 'token', id, text, logprob } per token, then one
    * { type: 'done', finishReason: 'stop' | 'length' | 'abort', generated, promptTokens }.
    * Options: prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, repetitionWindow,
-   * seed, stop (string or array), signal (AbortSignal).
+   * seed, stop (string or array), signal (AbortSignal). Bad options throw at the call.
    */
-  async *generate(options = {}) {
+  generate(options = {}) {
     this.#alive();
     const { signal, ...rest } = options ?? {};
-    const stream = this.#native.generate(rest);  // throws now on bad options or prompt
+    const stream = this.#native.generate(rest);  // throws here, at the call, on bad options or prompt
+    return this.#run(stream, signal);
+  }
+
+  async *#run(stream, signal) {
     const handle = { stream, disposed: false };
     this.#streams.add(handle);
     try {
