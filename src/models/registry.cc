@@ -11,6 +11,8 @@ const std::pair<const char*, Constructor> kArchs[] = {
     {"rnn", create_recurrent},
     {"gru", create_recurrent},
     {"lstm", create_recurrent},
+    {"gpt", create_transformer},
+    {"llama", create_transformer},
 };
 
 }  // namespace
