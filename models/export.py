@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""Export a PyTorch recurrent language model to an argen `.safetensors` file.
+"""Export a PyTorch language model to an argen `.safetensors` file.
 
-Works for models/argen_models.RecurrentLM and for any user module built from standard
+Transformers: models/transformers.GPT (arch "gpt") and models/transformers.Llama (arch "llama")
+instances, recognised by their `argen_arch` class attribute; the config is their `config()`,
+tensors keep their state_dict names, and a tied head is written once (as the embedding).
+
+Recurrent models: models/argen_models.RecurrentLM and any user module built from standard
 parts: exactly one nn.RNN / nn.GRU / nn.LSTM, at most one nn.Embedding (none means the
 rnn is fed one-hot vectors, so its input_size must equal the vocabulary size) and exactly
 one nn.Linear head (hidden -> vocab). The parts are found by type through
@@ -150,6 +154,120 @@ def expected_shapes(arch, config):
     return shapes
 
 
+# ----------------------------------------------------------------------------- transformers
+
+def transformer_arch(module):
+    """'gpt' | 'llama' for models/transformers.GPT / Llama instances (and subclasses), else None."""
+    arch = getattr(type(module), "argen_arch", None)
+    return arch if arch in ("gpt", "llama") and callable(getattr(module, "config", None)) else None
+
+
+def transformer_shapes(arch, config):
+    """Tensor name -> shape, in file order, that argen requires for a gpt/llama config."""
+    V, D, L, F = config["vocab_size"], config["dim"], config["n_layers"], config["hidden_dim"]
+    shapes = {}
+    if arch == "gpt":
+        bias = config["bias"]
+        shapes["transformer.wte.weight"] = [V, D]
+        shapes["transformer.wpe.weight"] = [config["context_length"], D]
+        for i in range(L):
+            p = f"transformer.h.{i}."
+            for name, shape in (("ln_1", [D]), ("attn.c_attn", [3 * D, D]), ("attn.c_proj", [D, D]),
+                                ("ln_2", [D]), ("mlp.c_fc", [F, D]), ("mlp.c_proj", [D, F])):
+                shapes[p + name + ".weight"] = shape
+                if bias:
+                    shapes[p + name + ".bias"] = [shape[0]]
+        shapes["transformer.ln_f.weight"] = [D]
+        if bias:
+            shapes["transformer.ln_f.bias"] = [D]
+        if not config["tied"]:
+            shapes["lm_head.weight"] = [V, D]
+    else:
+        kvd = config["n_kv_heads"] * (D // config["n_heads"])
+        shapes["tok_embeddings.weight"] = [V, D]
+        for i in range(L):
+            p = f"layers.{i}."
+            shapes[p + "attention_norm.weight"] = [D]
+            shapes[p + "attention.wq.weight"] = [D, D]
+            shapes[p + "attention.wk.weight"] = [kvd, D]
+            shapes[p + "attention.wv.weight"] = [kvd, D]
+            shapes[p + "attention.wo.weight"] = [D, D]
+            shapes[p + "ffn_norm.weight"] = [D]
+            shapes[p + "feed_forward.w1.weight"] = [F, D]
+            shapes[p + "feed_forward.w2.weight"] = [D, F]
+            shapes[p + "feed_forward.w3.weight"] = [F, D]
+        shapes["norm.weight"] = [D]
+        if not config["tied"]:
+            shapes["output.weight"] = [V, D]
+    return shapes
+
+
+_TIED_HEAD = {"gpt": ("lm_head.weight", "transformer.wte.weight"),
+              "llama": ("output.weight", "tok_embeddings.weight")}
+
+
+def inspect_transformer(module):
+    """-> (arch, config, shapes) of a GPT / Llama module; ValueError for what argen cannot run."""
+    arch = transformer_arch(module)
+    config = dict(module.config())
+    D, H = config["dim"], config["n_heads"]
+    if D % H:
+        raise ValueError(f"n_heads={H} does not divide dim={D}")
+    if arch == "llama" and (config["n_heads"] % config["n_kv_heads"] or (D // H) % 2):
+        raise ValueError(f"llama needs n_kv_heads | n_heads and an even head size; config {config}")
+    if arch == "gpt" and config["gelu"] not in ("exact", "tanh"):
+        raise ValueError(f"gelu must be 'exact' or 'tanh', got {config['gelu']!r}")
+    shapes = transformer_shapes(arch, config)
+    sd = module.state_dict()
+    missing = [k for k in shapes if k not in sd]
+    if missing:
+        raise ValueError(f"{arch}: state_dict lacks {missing[:8]}")
+    head, emb = _TIED_HEAD[arch]
+    extra = [k for k, v in sd.items() if k not in shapes and torch.is_tensor(v) and v.numel() > 0
+             and not (config["tied"] and k == head)]
+    if extra:
+        raise ValueError(f"{arch}: tensors argen would ignore: {extra[:8]}")
+    if config["tied"] and head in sd and not torch.equal(sd[head], sd[emb]):
+        raise ValueError(f"{arch}: tied=True but {head} differs from {emb}")
+    return arch, config, shapes
+
+
+def _reference_transformer(arch, config):
+    """A fresh models/transformers.py module for this config (imported under a private name,
+    so that a user's `transformers` package, if any, does not matter)."""
+    spec = importlib.util.spec_from_file_location(
+        "_argen_transformers", os.path.join(os.path.dirname(os.path.abspath(__file__)), "transformers.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return (mod.GPT if arch == "gpt" else mod.Llama)(**config)
+
+
+def verify_transformer(module, arch, config, tensors, seed=0, length=9, atol=1e-4):
+    """Check that the module's forward equals the reference forward of the exported tensors
+    (a subclass that changes forward() would export as a different model). True or ValueError."""
+    ref = _reference_transformer(arch, config)
+    sd = {k: torch.from_numpy(np.asarray(a, dtype=np.float32)) for k, a in tensors.items()}
+    head, emb = _TIED_HEAD[arch]
+    if config["tied"]:
+        sd[head] = sd[emb]
+    ref.load_state_dict(sd)
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, config["vocab_size"], (2, min(length, config["context_length"])), generator=g)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            got = module(tokens)
+            want = ref.eval()(tokens)
+    finally:
+        module.train(was_training)
+    err = (got.float() - want).abs().max().item()
+    if not err <= atol * max(1.0, want.abs().max().item()):
+        raise ValueError(f"the module's forward differs from the {arch} reference forward "
+                         f"(max |diff| {err:.3g})")
+    return True
+
+
 # ----------------------------------------------------------------------------- tokenizers
 
 def normalize_tokenizer(tokenizer, vocab_size):
@@ -264,6 +382,23 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
     dtype = _DTYPE_ALIASES.get(str(dtype).replace("torch.", ""))
     if dtype is None:
         raise ValueError("dtype must be float32, float16 or bfloat16")
+    if transformer_arch(module):
+        arch, config, shapes = inspect_transformer(module)
+        sd = module.state_dict()
+        tensors = {}
+        for k, shape in shapes.items():
+            t = sd[k].detach().cpu().float().contiguous()
+            if list(t.shape) != shape:
+                raise ValueError(f"{k}: shape {list(t.shape)}, expected {shape}")
+            if not torch.isfinite(t).all():
+                raise ValueError(f"{k}: contains NaN or Inf")
+            tensors[k] = t.numpy()
+        tok = normalize_tokenizer(tokenizer, config["vocab_size"])
+        if verify:
+            verify_transformer(module, arch, config, tensors)
+        return _write(path, arch, config, tensors, tok, dtype, name, description, trained_on,
+                      license, extra_metadata)
+
     arch, config, wanted = inspect_module(module)
     sd = module.state_dict()
     wanted_set = set(wanted)
@@ -299,7 +434,12 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
     elif verify and verified is None:
         warnings.warn("export: could not call the module's forward with tokens[B,T]; "
                       "skipped the logits check", stacklevel=2)
+    return _write(path, arch, config, tensors, tok, dtype, name, description, trained_on, license,
+                  extra_metadata)
 
+
+def _write(path, arch, config, tensors, tok, dtype, name, description, trained_on, license,
+           extra_metadata):
     if dtype == "float16":
         for k, a in tensors.items():
             if np.abs(a).max(initial=0) > 65504:
@@ -379,7 +519,8 @@ def _load_checkpoint(path, module_spec=None, module_kwargs=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(
-        description="Export a PyTorch RNN/GRU/LSTM language model to argen .safetensors.",
+        description="Export a PyTorch language model (RNN/GRU/LSTM, or a models/transformers.py "
+                    "GPT/Llama) to argen .safetensors.",
         epilog="Checkpoint forms: a pickled nn.Module; a dict with 'model_config' (RecurrentLM "
                "kwargs) and 'state_dict' (train_text.py writes these, with 'tokenizer' and "
                "'metadata'); or a state_dict plus --module/--kwargs.")
@@ -411,7 +552,8 @@ def main(argv=None):
     else:
         tok = info.get("tokenizer", "bytes")
     if a.bos is not None:
-        tok = dict(normalize_tokenizer(tok, inspect_module(module)[1]["vocab_size"]), bos=a.bos)
+        vocab = (module.config() if transformer_arch(module) else inspect_module(module)[1])["vocab_size"]
+        tok = dict(normalize_tokenizer(tok, vocab), bos=a.bos)
     meta = dict(info.get("metadata", {}))
     for k in ("name", "description", "trained_on", "license"):
         v = getattr(a, k)
@@ -421,7 +563,8 @@ def main(argv=None):
                name=meta.pop("name", None), description=meta.pop("description", None),
                trained_on=meta.pop("trained_on", None), license=meta.pop("license", None))
     size = os.path.getsize(a.output)
-    n_params = sum(int(np.prod(s)) for s in expected_shapes(m["arch"], json.loads(m["config"])).values())
+    shapes_of = transformer_shapes if m["arch"] in ("gpt", "llama") else expected_shapes
+    n_params = sum(int(np.prod(s)) for s in shapes_of(m["arch"], json.loads(m["config"])).values())
     print(f"wrote {a.output}: arch={m['arch']} params={n_params} bytes={size} dtype={a.dtype}")
     print(f"config={m['config']}")
 

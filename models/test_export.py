@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import safetensors_io as st  # noqa: E402
 from argen_models import RecurrentLM  # noqa: E402
 from export import export, inspect_module, round_trip_dtype  # noqa: E402
+from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
 CHECKS = []
@@ -310,6 +311,92 @@ def batch_first_does_not_matter_and_no_forward_warns():
     roundtrip_exact(m, path("nofwd.safetensors"), {"arch": "rnn"})
 
 
+def _randomize(module, seed, std=0.2):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            base = 1.0 if name.endswith("norm.weight") or ".ln_" in name and name.endswith("weight") else 0.0
+            p.copy_(base + torch.randn(p.shape, generator=g) * std)
+    return module
+
+
+TRANSFORMERS = [
+    ("gpt", lambda: GPT(20, 30, 2, 3, context_length=13, hidden_dim=50)),
+    ("gpt", lambda: GPT(256, 18, 1, 2, context_length=11, bias=False, gelu="tanh", tied=True)),
+    ("llama", lambda: Llama(20, 28, 2, 2, context_length=13, hidden_dim=44)),
+    ("llama", lambda: Llama(256, 36, 2, 6, context_length=10, n_kv_heads=2, tied=True,
+                            norm_eps=1e-3, rope_theta=500.0)),
+]
+
+
+@check
+def transformer_roundtrip_and_independent_numpy():
+    tok_chars = [chr(0x61 + i) for i in range(20)]
+    for i, (arch, build) in enumerate(TRANSFORMERS):
+        m = _randomize(build(), 10 + i)
+        p = path(f"tf-{i}.safetensors")
+        tok = "bytes" if m.vocab_size == 256 else tok_chars
+        meta = export(m, p, tokenizer=tok, name=f"tf{i}")
+        check_header_layout(p)
+        tensors, meta2 = roundtrip_exact(m, p, {"arch": arch, "modality": "text", "name": f"tf{i}"})
+        assert meta == meta2
+        cfg = json.loads(meta["config"])
+        assert cfg == m.config(), (cfg, m.config())
+        keys = {"vocab_size", "dim", "n_layers", "n_heads", "hidden_dim", "context_length",
+                "norm_eps", "tied"} | ({"bias", "gelu"} if arch == "gpt" else {"n_kv_heads", "rope_theta"})
+        assert set(cfg) == keys, set(cfg) ^ keys
+        head = "lm_head.weight" if arch == "gpt" else "output.weight"
+        want_names = set(m.state_dict()) - ({head} if m.tied else set())
+        assert set(tensors) == want_names, set(tensors) ^ want_names
+        # a tied module is one Parameter under two names; the file holds it once
+        assert (head in tensors) == (not m.tied)
+        tokens = torch.randint(0, m.vocab_size, (m.context_length,), generator=torch.Generator().manual_seed(i))
+        with torch.no_grad():
+            want = m.eval()(tokens[None])[0].double().numpy()
+        got = numpy_step_logits(p, tokens.tolist())
+        err = np.abs(got - want).max()
+        assert err < 2e-5 * max(1.0, np.abs(want).max()), f"{arch} #{i}: torch vs numpy {err}"
+        assert np.abs(want).max() < 30, "weights should give O(1) logits"
+        # causality: logits at position j do not depend on later tokens
+        t2 = tokens.clone()
+        t2[5:] = (t2[5:] + 1) % m.vocab_size
+        with torch.no_grad():
+            w2 = m(t2[None])[0].double().numpy()
+        assert np.abs(w2[:5] - want[:5]).max() < 1e-5 and np.abs(w2[5:] - want[5:]).max() > 1e-3
+    # float16 storage: the file holds the rounded values of every tensor
+    m = _randomize(TRANSFORMERS[3][1](), 99)
+    p = path("tf-f16.safetensors")
+    export(m, p, dtype="float16")
+    assert all(v["dtype"] == "F16" for k, v in st.read_header(p).items() if k != "__metadata__")
+    tensors, _ = st.load(p)
+    round_trip_dtype(m, "float16")
+    for k, v in tensors.items():
+        assert np.array_equal(v.astype(np.float32), m.state_dict()[k].numpy()), k
+
+
+@check
+def transformer_rejects():
+    class Scaled(GPT):
+        def forward(self, tokens):
+            return super().forward(tokens) * 2
+
+    class Extra(Llama):
+        def __init__(self):
+            super().__init__(20, 8, 1, 2, context_length=4)
+            self.temperature = nn.Parameter(torch.ones(1))
+
+    m = _randomize(Scaled(20, 8, 1, 2, context_length=4), 0)
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=list("abcdefghijklmnopqrst")), "differs")
+    export(m, path("x.safetensors"), tokenizer=list("abcdefghijklmnopqrst"), verify=False)
+    raises(lambda: export(Extra(), path("x.safetensors"), tokenizer=list("abcdefghijklmnopqrst")),
+           "would ignore", "temperature")
+    untied = GPT(20, 8, 1, 2, context_length=4, tied=True)
+    untied.lm_head.weight = nn.Parameter(untied.lm_head.weight.detach() + 1)
+    raises(lambda: export(untied, path("x.safetensors"), tokenizer=list("abcdefghijklmnopqrst")),
+           "tied=True", "differs")
+    raises(lambda: export(GPT(20, 8, 1, 2, context_length=4), path("x.safetensors")), "256")
+
+
 @check
 def reader_validates():
     p = path("ref-lstm-8.safetensors")
@@ -356,11 +443,88 @@ def reader_validates():
     assert len(t) == len(header) - 1
 
 
+def numpy_transformer_logits(tensors, cfg, arch, tokens):
+    """Independent float64 numpy gpt/llama decoder, one token at a time with a KV cache (the
+    way the C++ runs), from the file's tensors and config only. Returns logits [T, V]."""
+    t = {k: v.astype(np.float64) for k, v in tensors.items()}
+    D, L, H = cfg["dim"], cfg["n_layers"], cfg["n_heads"]
+    KV, hd, eps = cfg.get("n_kv_heads", H), D // H, cfg.get("norm_eps", 1e-5)
+    llama = arch == "llama"
+    g = (lambda k: t.get(k, 0.0)) if not llama else None  # absent gpt biases read as 0
+
+    def layer_norm(x, p):
+        c = x - x.mean()
+        return c / np.sqrt((c * c).mean() + eps) * t[p + ".weight"] + g(p + ".bias")
+
+    def rms_norm(x, p):
+        return x / np.sqrt((x * x).mean() + eps) * t[p + ".weight"]
+
+    def rope(v, pos):  # v [heads, hd]: pair (2i, 2i+1) rotated by pos * theta^(-2i/hd)
+        ang = pos * cfg.get("rope_theta", 10000.0) ** (-np.arange(0, hd, 2) / hd)
+        a, b = v[:, 0::2].copy(), v[:, 1::2].copy()
+        out = np.empty_like(v)
+        out[:, 0::2] = a * np.cos(ang) - b * np.sin(ang)
+        out[:, 1::2] = a * np.sin(ang) + b * np.cos(ang)
+        return out
+
+    if cfg.get("gelu", "exact") == "tanh":
+        gelu = lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))  # noqa: E731
+    else:
+        from math import erf
+        gelu = np.vectorize(lambda x: 0.5 * x * (1 + erf(x / np.sqrt(2))))
+    emb = t["tok_embeddings.weight" if llama else "transformer.wte.weight"]
+    head = emb if cfg["tied"] else t["output.weight" if llama else "lm_head.weight"]
+    kcache = [[] for _ in range(L)]
+    vcache = [[] for _ in range(L)]
+    out = []
+    for pos, tok in enumerate(tokens):
+        x = emb[tok].copy()
+        if not llama:
+            x = x + t["transformer.wpe.weight"][pos]
+        for i in range(L):
+            if llama:
+                p = f"layers.{i}."
+                h = rms_norm(x, p + "attention_norm")
+                q = rope((t[p + "attention.wq.weight"] @ h).reshape(H, hd), pos)
+                k = rope((t[p + "attention.wk.weight"] @ h).reshape(KV, hd), pos)
+                v = (t[p + "attention.wv.weight"] @ h).reshape(KV, hd)
+            else:
+                p = f"transformer.h.{i}."
+                h = layer_norm(x, p + "ln_1")
+                qkv = t[p + "attn.c_attn.weight"] @ h + g(p + "attn.c_attn.bias")
+                q, k, v = (qkv[j * D:(j + 1) * D].reshape(H, hd) for j in range(3))
+            kcache[i].append(k)
+            vcache[i].append(v)
+            K, Vv = np.array(kcache[i]), np.array(vcache[i])  # [pos+1, KV, hd]
+            y = np.empty((H, hd))
+            for hh in range(H):
+                kv = hh // (H // KV)
+                s_ = K[:, kv] @ q[hh] / np.sqrt(hd)
+                w = np.exp(s_ - s_.max())
+                y[hh] = (w / w.sum()) @ Vv[:, kv]
+            if llama:
+                x = x + t[p + "attention.wo.weight"] @ y.reshape(D)
+                h = rms_norm(x, p + "ffn_norm")
+                a = t[p + "feed_forward.w1.weight"] @ h
+                x = x + t[p + "feed_forward.w2.weight"] @ (a / (1 + np.exp(-a)) *
+                                                          (t[p + "feed_forward.w3.weight"] @ h))
+            else:
+                x = x + t[p + "attn.c_proj.weight"] @ y.reshape(D) + g(p + "attn.c_proj.bias")
+                h = layer_norm(x, p + "ln_2")
+                f = gelu(t[p + "mlp.c_fc.weight"] @ h + g(p + "mlp.c_fc.bias"))
+                x = x + t[p + "mlp.c_proj.weight"] @ f + g(p + "mlp.c_proj.bias")
+        x = rms_norm(x, "norm") if llama else layer_norm(x, "transformer.ln_f")
+        out.append(head @ x)
+    return np.array(out)
+
+
 def numpy_step_logits(path, tokens):
     """Independent float64 numpy implementation that reads only the file (tensors, config,
     names): what the C++ side must compute. Returns logits [T, V]."""
     tensors, meta = st.load(path)
     cfg, arch = json.loads(meta["config"]), meta["arch"]
+    if arch in ("gpt", "llama"):
+        return numpy_transformer_logits(tensors, cfg, arch, tokens)
     n, H, L, V = cfg["names"], cfg["hidden_size"], cfg["num_layers"], cfg["vocab_size"]
     t = {k: v.astype(np.float64) for k, v in tensors.items()}
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
