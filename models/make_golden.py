@@ -5,9 +5,10 @@
 
 For each case: <name>.safetensors (an argen/1 model with small random weights, exported
 with models/export.py) and <name>.json:
-    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm",
+    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama",
      "tokens": [ids], "logits": [[V floats], ...]}
-logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state,
+logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state
+(transformers: row i of one causal forward pass over all the tokens),
 written as repr() of the float32 values converted to Python floats (exact). For the F16 and
 BF16 cases the weights are first rounded to that dtype and back to float32, and the logits
 are those of the rounded model, so they are exactly what the stored file describes.
@@ -31,7 +32,8 @@ torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from argen_models import RecurrentLM  # noqa: E402
-from export import export, round_trip_dtype  # noqa: E402
+from export import export, round_trip_dtype, transformer_arch  # noqa: E402
+from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 
 # 20 characters, one of them non-ASCII ('é'); the newline is id 0 and the bos.
 CHARS = ["\n", " ", ",", ".", "a", "c", "d", "e", "é", "f", "h", "i", "l", "m", "n", "o", "r", "s",
@@ -96,6 +98,26 @@ CASES = [
      "float32"),
     ("rnn_nestednames_onehot_chars_h37_l1", lambda: NestedOneHotRNN(20, 37), "chars", "\ndoucement, ",
      "float32"),
+    # transformers (models/transformers.py); sizes mostly not multiples of 8
+    ("gpt_bias_exact_chars_d30_h3_l2",
+     lambda: GPT(20, 30, 2, 3, context_length=14, hidden_dim=50), "chars", "\nla fée dans", "float32"),
+    ("gpt_nobias_tanh_tied_bytes_d18_h2_l1",  # context_length == number of tokens
+     lambda: GPT(256, 18, 1, 2, context_length=12, hidden_dim=44, bias=False, gelu="tanh", tied=True),
+     "bytes", "Héllo, gpt!", "float32"),
+    ("gpt_chars_d22_h2_l3_eps1e-3",
+     lambda: GPT(20, 22, 3, 2, context_length=16, hidden_dim=37, norm_eps=1e-3), "chars",
+     "\nle sel, ici.", "float32"),
+    ("llama_chars_d28_h2_l2",
+     lambda: Llama(20, 28, 2, 2, context_length=13, hidden_dim=44), "chars", "\nmonde resté", "float32"),
+    ("llama_gqa_tied_bytes_d36_h6_kv2_l2",
+     lambda: Llama(256, 36, 2, 6, context_length=15, n_kv_heads=2, hidden_dim=58, tied=True), "bytes",
+     "llama\x00ÿ GQA", "float32"),
+    ("llama_theta500_eps1e-3_chars_d20_h2_l2",
+     lambda: Llama(20, 20, 2, 2, context_length=12, hidden_dim=30, norm_eps=1e-3, rope_theta=500.0),
+     "chars", "\nsoleil, eau", "float32"),
+    ("llama_mqa_chars_d24_h4_kv1_l1_f16",
+     lambda: Llama(20, 24, 1, 4, context_length=13, n_kv_heads=1, hidden_dim=40), "chars",
+     "\nfin du conte", "float16"),
 ]
 
 
@@ -109,6 +131,8 @@ def encode(text, tok):
 def init_weights(module, seed):
     """Small random weights, scaled so that activations and logits are O(1)."""
     g = torch.Generator().manual_seed(seed)
+    if transformer_arch(module):
+        return init_transformer_weights(module, g)
     with torch.no_grad():
         for name, p in module.named_parameters():
             leaf = name.rsplit(".", 1)[-1]
@@ -125,6 +149,22 @@ def init_weights(module, seed):
             else:  # head
                 std = 2.5 / p.shape[1] ** 0.5
             p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def init_transformer_weights(module, g):
+    """Matrices and embeddings N(0, 0.2), norm weights 1 + N(0, 0.1), biases N(0, 0.1).
+    The normalised activations are O(1), so the head gives logits of std ~0.2 sqrt(dim).
+    GPT's c_fc gets N(0, 0.5): exact and tanh GELU differ most (~5e-4) for inputs near +-2, and
+    pre-activations of that size let the goldens tell the two apart beyond the 1e-4 tolerance."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():  # a tied head is one Parameter, listed once
+            if p.dim() == 1 and name.endswith(".weight"):  # LayerNorm / RMSNorm gain
+                p.copy_(1.0 + torch.randn(p.shape, generator=g) * 0.1)
+            elif p.dim() == 1:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+            else:
+                std = 0.5 if name.endswith("mlp.c_fc.weight") else 0.2
+                p.copy_(torch.randn(p.shape, generator=g) * std)
 
 
 def _owner(module, pname):
@@ -176,9 +216,14 @@ def generate(outdir, verbose=True):
         names.append(name)
         if verbose:
             cfg = json.loads(meta["config"])
-            print(f"{name:40s} {meta['arch']:4s} {cfg['input']:9s} V={cfg['vocab_size']:3d} "
-                  f"H={cfg['hidden_size']:2d} L={cfg['num_layers']} {dtype:8s} T={len(tokens):2d} "
-                  f"logits std {logits.std().item():.2f} max|.| {logits.abs().max().item():.2f}")
+            if meta["arch"] in ("gpt", "llama"):
+                sizes = (f"D={cfg['dim']:2d} H={cfg['n_heads']}/{cfg.get('n_kv_heads', cfg['n_heads'])} "
+                         f"L={cfg['n_layers']}")
+            else:
+                sizes = f"H={cfg['hidden_size']:2d} L={cfg['num_layers']}"
+            print(f"{name:40s} {meta['arch']:5s} V={cfg['vocab_size']:3d} {sizes:15s} {dtype:8s} "
+                  f"T={len(tokens):2d} logits std {logits.std().item():.2f} "
+                  f"max|.| {logits.abs().max().item():.2f}")
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps({"cases": names}, indent=2) + "\n")
     return names
