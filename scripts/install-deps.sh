@@ -8,7 +8,7 @@ APT_PACKAGES=(
   cmake g++ make pkg-config
   emscripten
   libhwy-dev libeigen3-dev doctest-dev nlohmann-json3-dev
-  python3-torch python3-numpy
+  python3-torch python3-numpy libopenblas0-serial
 
   bible-kjv bible-kjv-text
 )
