@@ -126,13 +126,16 @@ HWY_NOINLINE void Tanh(float* x, size_t n) {
   });
 }
 
+// 1 + exp(-x), the denominator of sigmoid and silu. The clamp keeps Exp finite; sigmoid is 0 or 1
+// in float beyond +-88 anyway.
+template <class D, class V>
+HWY_INLINE V OnePlusExpNeg(D d, V v) {
+  const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
+  return hn::Add(hn::Set(d, 1.f), hn::Exp(d, hn::Neg(c)));
+}
+
 HWY_NOINLINE void Sigmoid(float* x, size_t n) {
-  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
-    // Clamp keeps Exp finite; sigmoid is 0 or 1 in float beyond +-88 anyway.
-    const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
-    const auto one = hn::Set(d, 1.f);
-    return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(c))));
-  });
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return hn::Div(hn::Set(d, 1.f), OnePlusExpNeg(d, v)); });
 }
 
 HWY_NOINLINE void Relu(float* x, size_t n) {
@@ -141,11 +144,7 @@ HWY_NOINLINE void Relu(float* x, size_t n) {
 
 // x * sigmoid(x), for SwiGLU.
 HWY_NOINLINE void Silu(float* x, size_t n) {
-  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
-    const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
-    const auto one = hn::Set(d, 1.f);
-    return hn::Div(v, hn::Add(one, hn::Exp(d, hn::Neg(c))));
-  });
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return hn::Div(v, OnePlusExpNeg(d, v)); });
 }
 
 // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
