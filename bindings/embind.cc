@@ -71,6 +71,10 @@ GenerateOptions text_options(const val& o) {
       g.sampling.repetition_penalty = float(number(k));
     } else if (k == "repetitionWindow") {
       g.sampling.repetition_window = int(integer(k, -(1 << 30), 1 << 30));
+    } else if (k == "logprobs") {
+      g.logprobs = int(integer(k, -(1 << 30), 1 << 30));
+    } else if (k == "attentionLayer") {
+      g.attention_layer = int(integer(k, -(1 << 30), 1 << 30));
     } else if (k == "seed") {
       g.sampling.seed = uint64_t(integer(k, 0, 9007199254740991.0));
     } else if (k == "stop") {
@@ -94,7 +98,8 @@ GenerateOptions text_options(const val& o) {
 
 class TextStream {
  public:
-  TextStream(std::shared_ptr<Loaded> m, GenerateOptions o) : m_(std::move(m)), gen_(*m_->model, *m_->tokenizer, std::move(o)) {}
+  TextStream(std::shared_ptr<Loaded> m, GenerateOptions o)
+      : m_(std::move(m)), layer_(o.attention_layer), gen_(*m_->model, *m_->tokenizer, std::move(o)) {}
   // Up to `max_events` token events as an array of {id, text, logprob}; empty once finished.
   val next(int max_events) {
     return guarded([&] {
@@ -105,6 +110,29 @@ class TextStream {
         e.set("id", ev.id);
         e.set("text", ev.text);
         e.set("logprob", ev.logprob);
+        if (!ev.top.empty()) {
+          val top = val::array();
+          for (const auto& t : ev.top) {
+            val a = val::object();
+            a.set("id", t.id);
+            a.set("text", t.text);
+            a.set("logprob", t.logprob);
+            top.call<void>("push", a);
+          }
+          e.set("top", top);
+        }
+        if (layer_ >= 0) {
+          const int n = ev.attention_positions, heads = m_->model->info().attention_heads;
+          val rows = val::array();
+          for (int h = 0; h < heads; ++h) {
+            val view(emscripten::typed_memory_view(size_t(n), ev.attention.data() + size_t(h) * n));
+            rows.call<void>("push", val::global("Float32Array").new_(view));  // a copy: the view dies with ev
+          }
+          val att = val::object();
+          att.set("layer", layer_);
+          att.set("heads", rows);
+          e.set("attention", att);
+        }
         out.call<void>("push", e);
       }
       return out;
@@ -117,6 +145,7 @@ class TextStream {
 
  private:
   std::shared_ptr<Loaded> m_;  // keeps the model alive while the stream lives
+  int layer_;                  // attention layer to report, -1: none
   TextGenerator gen_;
 };
 

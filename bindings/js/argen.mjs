@@ -95,7 +95,9 @@ export class Model {
    * Streams events: { type: 'token', id, text, logprob } per token, then one
    * { type: 'done', finishReason: 'stop' | 'length' | 'abort', generated, promptTokens }.
    * Options: prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, repetitionWindow,
-   * seed, stop (string or array), signal (AbortSignal). Bad options throw at the call.
+   * seed, stop (string or array), signal (AbortSignal), logprobs (N: each token event also carries
+   * `top`, the N likeliest tokens {id, text, logprob}), attentionLayer (L: token events carry
+   * `attention` = { layer, heads: Float32Array[] } over every earlier position). Bad options throw at the call.
    */
   generate(options = {}) {
     this.#alive();
@@ -117,7 +119,7 @@ export class Model {
         }
         const events = stream.next(1);
         if (events.length === 0) break;
-        for (const e of events) yield { type: 'token', id: e.id, text: e.text, logprob: e.logprob };
+        for (const e of events) yield { type: 'token', ...e };
       }
       yield { type: 'done', finishReason: stream.finishReason(), generated: stream.generated(), promptTokens: stream.promptTokens() };
     } finally {

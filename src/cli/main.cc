@@ -29,6 +29,8 @@ const char* kUsage = R"(usage:
 generate options:
   --max-tokens N (256)  --temperature T (0.8)  --top-k K (0: off)  --top-p P (1)  --min-p P (0)
   --repetition-penalty R (1)  --repetition-window N (64)  --seed S (0)  --stop TEXT (repeatable)
+  --logprobs N  --attention-layer L    print one JSON line per token instead of text, with the N
+                                       likeliest tokens and/or layer L's attention (all heads)
 Without --model, the bundled text model is used: )" ARGEN_BUNDLED_TEXT_MODEL "\n";
 
 struct Args {
@@ -39,7 +41,8 @@ struct Args {
 Args parse_args(int argc, char** argv, int from) {
   static const char* kFlags[] = {"--model", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p",
                                  "--min-p", "--repetition-penalty", "--repetition-window", "--seed", "--stop",
-                                 "--text-file", "--dump-logits", "--prompt-tokens", "--tokens", "--runs"};
+                                 "--text-file", "--dump-logits", "--prompt-tokens", "--tokens", "--runs",
+                                 "--logprobs", "--attention-layer"};
   Args a;
   for (int i = from; i < argc; ++i) {
     std::string k = argv[i];
@@ -107,7 +110,31 @@ int cmd_generate(const Args& a) {
   if (seed < 0 || seed != std::floor(seed) || seed > 9007199254740992.0) throw Error("option --seed needs an integer in 0..2^53");
   o.sampling.seed = uint64_t(seed);
   o.stop = a.stops;
+  o.logprobs = integer(a, "--logprobs", 0, 0, 1 << 24);
+  o.attention_layer = integer(a, "--attention-layer", -1, -1, 1 << 20);
   TextGenerator gen(*l.model, *l.tokenizer, o);
+  if (o.logprobs > 0 || o.attention_layer >= 0) {  // JSON lines: one object per token
+    TokenEvent ev;
+    const int heads = l.model->info().attention_heads;
+    while (gen.next(ev)) {
+      nlohmann::json j = {{"id", ev.id}, {"text", ev.text}, {"logprob", ev.logprob}};
+      if (o.logprobs > 0) {
+        j["top"] = nlohmann::json::array();
+        for (const auto& t : ev.top) j["top"].push_back({{"id", t.id}, {"text", t.text}, {"logprob", t.logprob}});
+      }
+      if (o.attention_layer >= 0) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (int h = 0; h < heads; ++h)
+          rows.push_back(std::vector<float>(ev.attention.begin() + size_t(h) * ev.attention_positions,
+                                            ev.attention.begin() + size_t(h + 1) * ev.attention_positions));
+        j["attention"] = rows;
+      }
+      std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::fflush(stdout);
+    }
+    std::printf("{\"finish\": \"%s\", \"generated\": %d}\n", finish_reason_name(gen.finish_reason()), gen.generated());
+    return 0;
+  }
   std::fputs(o.prompt.c_str(), stdout);
   std::fflush(stdout);
   TokenEvent ev;

@@ -1,5 +1,8 @@
 #include "generate/generator.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "core/error.h"
 #include "ops/ops.h"
 
@@ -12,6 +15,7 @@ void GenerateOptions::validate() const {
     throw Error("maxTokens must be in 0.." + std::to_string(kMaxTokensLimit) + ", found " + std::to_string(max_tokens));
   for (const auto& s : stop)
     if (s.empty()) throw Error("stop sequences must not be empty");
+  if (logprobs < 0) throw Error("logprobs must be >= 0, found " + std::to_string(logprobs));
   sampling.validate();
 }
 
@@ -32,6 +36,12 @@ TextGenerator::TextGenerator(const Model& model, const Tokenizer& tokenizer, Gen
       sampler_(o_.sampling, model.info().vocab_size),
       logits_(model.info().vocab_size),
       logprobs_(model.info().vocab_size) {
+  const ModelInfo& info = model.info();
+  if (o_.attention_layer != -1 && (o_.attention_layer < 0 || o_.attention_layer >= info.attention_layers))
+    throw Error("attentionLayer " + std::to_string(o_.attention_layer) +
+                (info.attention_layers ? " is out of range: the model has " + std::to_string(info.attention_layers) + " attention layers"
+                                       : " was asked for, but this model (" + info.arch + ") has no attention"));
+  if (o_.logprobs > 0) order_.resize(info.vocab_size);
   prompt_ = tok_.encode(o_.prompt);
   if (prompt_.empty()) {
     if (tok_.bos() < 0) throw Error("the prompt is empty and the model's tokenizer has no 'bos' token to start from");
@@ -62,6 +72,21 @@ bool TextGenerator::next(TokenEvent& ev) {
   ops::log_softmax(logits_.data(), logprobs_.data(), logits_.size());
   ev.id = id;
   ev.logprob = logprobs_[id];
+  ev.top.clear();
+  if (o_.logprobs > 0) {
+    const int n = std::min<int>(o_.logprobs, int(order_.size()));
+    std::iota(order_.begin(), order_.end(), 0);
+    std::partial_sort(order_.begin(), order_.begin() + n, order_.end(),
+                      [&](int a, int b) { return logprobs_[a] > logprobs_[b] || (logprobs_[a] == logprobs_[b] && a < b); });
+    for (int i = 0; i < n; ++i) {
+      Utf8Stream u;
+      std::string text = u.push(tok_.decode(order_[i]));
+      ev.top.push_back({order_[i], text + u.flush(), logprobs_[order_[i]]});
+    }
+  }
+  ev.attention.clear();
+  ev.attention_positions = 0;
+  if (o_.attention_layer >= 0) ev.attention_positions = model_.attention(*state_, o_.attention_layer, &ev.attention);
   ++produced_;
   history_.push_back(id);
 

@@ -16,16 +16,27 @@ struct GenerateOptions {
   int max_tokens = 256;
   SamplingOptions sampling;
   std::vector<std::string> stop;  // stop sequences: generation ends before them, they are not emitted
+  int logprobs = 0;               // also report the N most likely tokens at each step (at most V)
+  int attention_layer = -1;       // also report this layer's attention of the newest position
   void validate() const;
 };
 
 enum class FinishReason { none, stop, length, abort };
 const char* finish_reason_name(FinishReason r);
 
+struct Alternative {
+  int id = 0;
+  std::string text;  // the token's own text (invalid UTF-8 shown as U+FFFD)
+  float logprob = 0;
+};
+
 struct TokenEvent {
   int id = 0;
   std::string text;  // text released by this token: whole UTF-8 characters, stop-sequence prefixes held back
   float logprob = 0; // log-probability of `id` under the model (before temperature and filters)
+  std::vector<Alternative> top;  // options.logprobs most likely tokens, best first
+  std::vector<float> attention;  // options.attention_layer: heads x attention_positions weights
+  int attention_positions = 0;   // positions attended to (the prompt and every token before this one)
 };
 
 class TextGenerator {
@@ -46,7 +57,7 @@ class TextGenerator {
   std::unique_ptr<State> state_;
   Sampler sampler_;
   std::vector<float> logits_, logprobs_;
-  std::vector<int> prompt_, history_;
+  std::vector<int> prompt_, history_, order_;
   Utf8Stream utf8_;
   std::string pending_;  // decoded text not yet released (could start a stop sequence)
   bool started_ = false;

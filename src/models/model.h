@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/model_file.h"
 
@@ -15,6 +16,8 @@ struct ModelInfo {
   int vocab_size = 0;          // size of the logits vector
   int context_length = 0;      // 0: unbounded (recurrent models)
   size_t parameters = 0;       // number of weights
+  int attention_layers = 0;    // layers whose attention weights attention() can report
+  int attention_heads = 0;
 };
 
 // Everything one stream remembers. Created by Model::new_state(), used by one stream at a time.
@@ -31,6 +34,9 @@ class Model {
   virtual std::unique_ptr<State> new_state() const = 0;
   // Consumes `element` and writes info().vocab_size logits for the next one. Allocates nothing.
   virtual void step(State& state, int element, float* logits) const = 0;
+  // Attention weights of the newest position in `layer` after the last step, heads x positions,
+  // into `out`; returns the number of positions (0 for models without attention).
+  virtual int attention(const State&, int /*layer*/, std::vector<float>* /*out*/) const { return 0; }
 
  protected:
   explicit Model(std::shared_ptr<const ModelFile> file) : file_(std::move(file)) {}

@@ -30,7 +30,9 @@ struct Block {
 
 struct TransformerState : State {
   int pos = 0;
-  std::vector<float> x, h, q, k, v, att, ff, ff2;  // activations
+  std::vector<float> x, h, q, k, v, ff, ff2;  // activations
+  std::vector<float> att;                       // [L, H, T]: attention of the newest position, per layer
+  std::vector<float> rope_cos, rope_sin;        // [hd/2] for the current position
   std::vector<float> kcache, vcache;                // [L, T, KV*hd]
 };
 
@@ -74,6 +76,8 @@ class Transformer : public Model {
     info_.vocab_size = c.V;
     info_.context_length = c.T;
     info_.parameters = params_;
+    info_.attention_layers = c.L;
+    info_.attention_heads = c.H;
     if (auto it = mf.metadata().find("name"); it != mf.metadata().end()) info_.name = it->second;
     if (auto it = mf.metadata().find("description"); it != mf.metadata().end()) info_.description = it->second;
     if (c.llama) {  // RoPE frequencies, as llama2.c: theta^(-2i/hd) for pair i
@@ -86,7 +90,8 @@ class Transformer : public Model {
     auto s = std::make_unique<TransformerState>();
     const size_t kvd = size_t(c_.KV) * c_.hd;
     s->x.assign(c_.D, 0), s->h.assign(c_.D, 0), s->q.assign(c_.D, 0);
-    s->k.assign(kvd, 0), s->v.assign(kvd, 0), s->att.assign(size_t(c_.H) * c_.T, 0);
+    s->k.assign(kvd, 0), s->v.assign(kvd, 0), s->att.assign(size_t(c_.L) * c_.H * c_.T, 0);
+    s->rope_cos.assign(c_.hd / 2, 0), s->rope_sin.assign(c_.hd / 2, 0);
     s->ff.assign(c_.F, 0), s->ff2.assign(c_.F, 0);
     s->kcache.assign(size_t(c_.L) * c_.T * kvd, 0), s->vcache.assign(size_t(c_.L) * c_.T * kvd, 0);
     if (!c_.llama) s->ff.assign(std::max(c_.F, 3 * c_.D), 0);  // also holds fused qkv
@@ -104,6 +109,12 @@ class Transformer : public Model {
     float* x = s.x.data();
     std::copy(embed_.data + size_t(token) * c.D, embed_.data + size_t(token + 1) * c.D, x);
     if (!c.llama) ops::add(x, wpe_.data + size_t(pos) * c.D, x, c.D);
+    if (c.llama) {  // one angle per pair, shared by every head and layer at this position
+      for (int i = 0; i < c.hd / 2; ++i) {
+        s.rope_cos[i] = float(std::cos(pos * inv_freq_[i]));
+        s.rope_sin[i] = float(std::sin(pos * inv_freq_[i]));
+      }
+    }
 
     for (int l = 0; l < c.L; ++l) {
       const Block& b = blocks_[l];
@@ -114,8 +125,8 @@ class Transformer : public Model {
         ops::matvec(b.wq.data, c.D, c.D, s.h.data(), nullptr, s.q.data());
         ops::matvec(b.wk.data, kvd, c.D, s.h.data(), nullptr, kc);
         ops::matvec(b.wv.data, kvd, c.D, s.h.data(), nullptr, vc);
-        rope(s.q.data(), c.H, pos);
-        rope(kc, c.KV, pos);
+        rope(s, s.q.data(), c.H);
+        rope(s, kc, c.KV);
       } else {
         float* qkv = s.ff.data();
         ops::matvec(b.wqkv.data, 3 * size_t(c.D), c.D, s.h.data(), b.bqkv.data, qkv);
@@ -159,18 +170,31 @@ class Transformer : public Model {
   }
 
   // Rotates each (even, odd) pair of every head by pos * inv_freq, as llama2.c does.
-  void rope(float* v, int heads, int pos) const {
+  void rope(const TransformerState& s, float* v, int heads) const {
     for (int h = 0; h < heads; ++h) {
       float* p = v + size_t(h) * c_.hd;
       for (int i = 0; i < c_.hd / 2; ++i) {
-        const double a = pos * inv_freq_[i];
-        const float cs = float(std::cos(a)), sn = float(std::sin(a));
+        const float cs = s.rope_cos[i], sn = s.rope_sin[i];
         const float x0 = p[2 * i], x1 = p[2 * i + 1];
         p[2 * i] = x0 * cs - x1 * sn;
         p[2 * i + 1] = x0 * sn + x1 * cs;
       }
     }
   }
+
+ public:
+  int attention(const State& state, int layer, std::vector<float>* out) const override {
+    const auto& s = static_cast<const TransformerState&>(state);
+    if (layer < 0 || layer >= c_.L || s.pos == 0) return 0;
+    out->resize(size_t(c_.H) * s.pos);
+    for (int h = 0; h < c_.H; ++h) {
+      const float* a = s.att.data() + (size_t(layer) * c_.H + h) * c_.T;
+      std::copy(a, a + s.pos, out->data() + size_t(h) * s.pos);
+    }
+    return s.pos;
+  }
+
+ private:
 
   // Causal attention of the newest position over the cache; writes head outputs into s.h.
   void attention(TransformerState& s, int l, int pos) const {
@@ -182,7 +206,7 @@ class Transformer : public Model {
     for (int h = 0; h < c.H; ++h) {
       const int kvh = h / (c.H / c.KV);
       const float* q = s.q.data() + size_t(h) * c.hd;
-      float* att = s.att.data() + size_t(h) * c.T;
+      float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
       for (int t = 0; t <= pos; ++t) att[t] = ops::dot(q, kbase + t * kvd + size_t(kvh) * c.hd, c.hd) * scale;
       ops::softmax(att, pos + 1);
       float* out = s.h.data() + size_t(h) * c.hd;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { argen, bundledText, collect, requireFile } from './helpers.mjs';
+import { argen, bundledText, collect, goldenDir, requireFile } from './helpers.mjs';
 
 const modelPath = requireFile(bundledText);
 
@@ -104,4 +104,25 @@ test('dispose frees the model; later calls and running streams fail clearly', as
     x.dispose();
   }
   assert.equal(await argen.wasmMemoryBytes(), before);
+});
+
+test('logprobs and attention ride on token events', async () => {
+  const m = await argen.loadModel(`${goldenDir}/llama_gqa_tied_bytes_d36_h6_kv2_l2.safetensors`);
+  const events = await collect(m.generate({ prompt: 'ab', maxTokens: 3, temperature: 0, logprobs: 3, attentionLayer: 1 }));
+  const tokens = events.filter((e) => e.type === 'token');
+  assert.equal(tokens.length, 3);
+  tokens.forEach((e, i) => {
+    assert.equal(e.top.length, 3);
+    assert.equal(e.top[0].id, e.id);
+    assert.ok(e.top[0].logprob >= e.top[1].logprob && e.top[1].logprob >= e.top[2].logprob);
+    assert.equal(e.attention.layer, 1);
+    assert.equal(e.attention.heads.length, 6);
+    for (const row of e.attention.heads) {
+      assert.ok(row instanceof Float32Array);
+      assert.equal(row.length, 2 + i);
+      assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    }
+  });
+  assert.throws(() => m.generate({ prompt: 'a', attentionLayer: 9 }), /attentionLayer 9 is out of range/);
+  m.dispose();
 });

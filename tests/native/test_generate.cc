@@ -1,4 +1,6 @@
 // The generation loop with a scripted model: stop sequences, max tokens, eos, abort, empty prompts.
+#include <cmath>
+
 #include "generate/generator.h"
 #include "test_util.h"
 
@@ -132,4 +134,85 @@ TEST_CASE("multi-byte characters stream whole") {
   auto t = tok();
   TextGenerator g(m, *t, greedy("a", 3));
   CHECK(run(g) == "\xC3\xA9\xC3\xA9" "a");
+}
+
+namespace {
+struct Golden {
+  std::shared_ptr<ModelFile> file;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tok;
+};
+Golden golden(const std::string& name) {
+  Golden g;
+  g.file = ModelFile::open(std::string(ARGEN_SOURCE_DIR) + "/tests/golden/" + name + ".safetensors");
+  g.model = create_model(g.file);
+  g.tok = Tokenizer::from_json(g.file->tokenizer(), g.model->info().vocab_size, g.file->source());
+  return g;
+}
+}  // namespace
+
+TEST_CASE("logprobs: the N likeliest tokens, best first, normalised, the sampled one among them when greedy") {
+  Golden g = golden("llama_gqa_tied_bytes_d36_h6_kv2_l2");
+  const int V = g.model->info().vocab_size;
+  auto o = greedy("ab", 5);
+  o.logprobs = V;  // all of them: their probabilities must sum to 1
+  TextGenerator gen(*g.model, *g.tok, o);
+  TokenEvent ev;
+  while (gen.next(ev)) {
+    REQUIRE(ev.top.size() == size_t(V));
+    double sum = 0;
+    for (size_t i = 0; i < ev.top.size(); ++i) {
+      sum += std::exp(double(ev.top[i].logprob));
+      if (i) CHECK(ev.top[i - 1].logprob >= ev.top[i].logprob);
+    }
+    CHECK(std::fabs(sum - 1) < 1e-4);
+    CHECK(ev.top[0].id == ev.id);  // greedy takes the best
+    CHECK(ev.top[0].logprob == ev.logprob);
+  }
+  auto bad = greedy("ab", 1);
+  bad.logprobs = -1;
+  expect_error([&] { TextGenerator(*g.model, *g.tok, bad); }, {"logprobs", "-1"});
+}
+
+TEST_CASE("attention: one row per head over every earlier position, each a distribution") {
+  Golden g = golden("llama_gqa_tied_bytes_d36_h6_kv2_l2");
+  const int H = g.model->info().attention_heads;
+  CHECK(H == 6);
+  CHECK(g.model->info().attention_layers == 2);
+  auto o = greedy("a", 4);
+  o.attention_layer = 1;
+  TextGenerator gen(*g.model, *g.tok, o);
+  TokenEvent ev;
+  int i = 0;
+  while (gen.next(ev)) {
+    const int n = 1 + i++;  // the prompt token and every generated token before this one
+    REQUIRE(ev.attention_positions == n);
+    REQUIRE(ev.attention.size() == size_t(H * n));
+    for (int h = 0; h < H; ++h) {
+      double sum = 0;
+      for (int t = 0; t < n; ++t) {
+        CHECK(ev.attention[h * n + t] >= 0);
+        sum += ev.attention[h * n + t];
+      }
+      CHECK(std::fabs(sum - 1) < 1e-5);
+    }
+  }
+  auto bad = greedy("a", 1);
+  bad.attention_layer = 2;
+  expect_error([&] { TextGenerator(*g.model, *g.tok, bad); }, {"attentionLayer 2", "2 attention layers"});
+  Golden lstm = golden("lstm_emb_bytes_h37_l1");
+  bad.attention_layer = 0;
+  expect_error([&] { TextGenerator(*lstm.model, *lstm.tok, bad); }, {"attentionLayer 0", "has no attention"});
+}
+
+TEST_CASE("a transformer ends with finish reason length when its context is full") {
+  Golden g = golden("gpt_nobias_tanh_tied_bytes_d18_h2_l1");
+  const int T = g.model->info().context_length;
+  TextGenerator gen(*g.model, *g.tok, greedy("ab", 1000));
+  std::vector<TokenEvent> evs;
+  run(gen, &evs);
+  CHECK(int(evs.size()) == T - 2);
+  CHECK(gen.finish_reason() == FinishReason::length);
+  expect_error([&] { TextGenerator(*g.model, *g.tok, greedy(std::string(T + 1, 'a'), 1)); },
+               {std::to_string(T + 1) + " tokens", "context of " + std::to_string(T)});
 }
