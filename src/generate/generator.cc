@@ -60,7 +60,7 @@ void TextGenerator::abort() {
 bool TextGenerator::next(TokenEvent& ev) {
   if (finish_ != FinishReason::none) return false;
   if (!started_) {
-    for (int t : prompt_) model_.step(*state_, t, logits_.data());
+    model_.prefill(*state_, prompt_.data(), prompt_.size(), logits_.data());
     started_ = true;
   }
   const int ctx = model_.info().context_length;

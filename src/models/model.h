@@ -34,6 +34,11 @@ class Model {
   virtual std::unique_ptr<State> new_state() const = 0;
   // Consumes `element` and writes info().vocab_size logits for the next one. Allocates nothing.
   virtual void step(State& state, int element, float* logits) const = 0;
+  // Consumes n elements at once (a prompt); writes the logits after the last. Models that can batch
+  // the work override this; the default steps through them.
+  virtual void prefill(State& state, const int* elements, size_t n, float* logits) const {
+    for (size_t i = 0; i < n; ++i) step(state, elements[i], logits);
+  }
   // Attention weights of the newest position in `layer` after the last step, heads x positions,
   // into `out`; returns the number of positions (0 for models without attention).
   virtual int attention(const State&, int /*layer*/, std::vector<float>* /*out*/) const { return 0; }

@@ -109,12 +109,7 @@ class Transformer : public Model {
     float* x = s.x.data();
     std::copy(embed_.data + size_t(token) * c.D, embed_.data + size_t(token + 1) * c.D, x);
     if (!c.llama) ops::add(x, wpe_.data + size_t(pos) * c.D, x, c.D);
-    if (c.llama) {  // one angle per pair, shared by every head and layer at this position
-      for (int i = 0; i < c.hd / 2; ++i) {
-        s.rope_cos[i] = float(std::cos(pos * inv_freq_[i]));
-        s.rope_sin[i] = float(std::sin(pos * inv_freq_[i]));
-      }
-    }
+    if (c.llama) set_rope(s, pos);
 
     for (int l = 0; l < c.L; ++l) {
       const Block& b = blocks_[l];
@@ -134,7 +129,7 @@ class Transformer : public Model {
         std::copy(qkv + c.D, qkv + 2 * c.D, kc);
         std::copy(qkv + 2 * c.D, qkv + 3 * c.D, vc);
       }
-      attention(s, l, pos);  // s.h <- concatenated head outputs
+      attention(s, l, pos, s.q.data(), s.h.data());
       ops::matvec(b.wo.data, c.D, c.D, s.h.data(), b.bo.data, s.q.data());
       ops::add(x, s.q.data(), x, c.D);
 
@@ -160,12 +155,91 @@ class Transformer : public Model {
     ++s.pos;
   }
 
+  // The whole prompt at once: every projection is a matrix-matrix product over the n positions, so
+  // each weight is read once per prompt rather than once per token. Attention stays per position.
+  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
+    const Config& c = c_;
+    auto& s = static_cast<TransformerState&>(state);
+    if (n == 0) return;
+    if (s.pos + n > size_t(c.T))
+      throw Error(std::to_string(s.pos + n) + " positions do not fit the context of " + std::to_string(c.T) + " tokens");
+    for (size_t i = 0; i < n; ++i)
+      if (tokens[i] < 0 || tokens[i] >= c.V)
+        throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(c.V));
+    const size_t D = c.D, F = c.F, kvd = size_t(c.KV) * c.hd;
+    const int pos0 = s.pos;
+    std::vector<float> X(n * D), Hn(n * D), Q(n * D), A(n * D), K(n * kvd), Vv(n * kvd), FF(n * std::max(F, 3 * D)), FF2(n * F);
+    for (size_t i = 0; i < n; ++i) {
+      std::copy(embed_.data + size_t(tokens[i]) * D, embed_.data + size_t(tokens[i] + 1) * D, X.data() + i * D);
+      if (!c.llama) ops::add(X.data() + i * D, wpe_.data + (pos0 + i) * D, X.data() + i * D, D);
+    }
+    for (int l = 0; l < c.L; ++l) {
+      const Block& b = blocks_[l];
+      for (size_t i = 0; i < n; ++i) norm(X.data() + i * D, b.norm1_w, b.norm1_b, Hn.data() + i * D);
+      if (c.llama) {
+        ops::matmul(b.wq.data, D, D, Hn.data(), n, nullptr, Q.data());
+        ops::matmul(b.wk.data, kvd, D, Hn.data(), n, nullptr, K.data());
+        ops::matmul(b.wv.data, kvd, D, Hn.data(), n, nullptr, Vv.data());
+      } else {
+        ops::matmul(b.wqkv.data, 3 * D, D, Hn.data(), n, b.bqkv.data, FF.data());
+        for (size_t i = 0; i < n; ++i) {
+          const float* qkv = FF.data() + i * 3 * D;
+          std::copy(qkv, qkv + D, Q.data() + i * D);
+          std::copy(qkv + D, qkv + 2 * D, K.data() + i * kvd);
+          std::copy(qkv + 2 * D, qkv + 3 * D, Vv.data() + i * kvd);
+        }
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const int pos = pos0 + int(i);
+        float* kc = s.kcache.data() + (size_t(l) * c.T + pos) * kvd;
+        float* vc = s.vcache.data() + (size_t(l) * c.T + pos) * kvd;
+        std::copy(K.data() + i * kvd, K.data() + (i + 1) * kvd, kc);
+        std::copy(Vv.data() + i * kvd, Vv.data() + (i + 1) * kvd, vc);
+        if (c.llama) {
+          set_rope(s, pos);
+          rope(s, Q.data() + i * D, c.H);
+          rope(s, kc, c.KV);
+        }
+        attention(s, l, pos, Q.data() + i * D, A.data() + i * D);
+      }
+      ops::matmul(b.wo.data, D, D, A.data(), n, b.bo.data, Q.data());
+      ops::add(X.data(), Q.data(), X.data(), n * D);
+      for (size_t i = 0; i < n; ++i) norm(X.data() + i * D, b.norm2_w, b.norm2_b, Hn.data() + i * D);
+      if (c.llama) {
+        ops::matmul(b.w1.data, F, D, Hn.data(), n, nullptr, FF.data());
+        ops::matmul(b.w3.data, F, D, Hn.data(), n, nullptr, FF2.data());
+        ops::silu(FF.data(), n * F);
+        ops::mul(FF.data(), FF2.data(), FF.data(), n * F);
+      } else {
+        ops::matmul(b.w1.data, F, D, Hn.data(), n, b.b1.data, FF.data());
+        if (c.gelu_tanh) {
+          ops::gelu_tanh(FF.data(), n * F);
+        } else {
+          ops::gelu(FF.data(), n * F);
+        }
+      }
+      ops::matmul(b.w2.data, D, F, FF.data(), n, b.b2.data, Q.data());
+      ops::add(X.data(), Q.data(), X.data(), n * D);
+    }
+    norm(X.data() + (n - 1) * D, norm_w_, norm_b_, s.h.data());
+    ops::matvec(head_.data, c.V, D, s.h.data(), nullptr, logits);
+    s.pos += int(n);
+  }
+
  private:
   void norm(const float* x, const Tensor& w, const Tensor& b, float* out) const {
     if (c_.llama) {
       ops::rms_norm(x, w.data, c_.eps, out, c_.D);
     } else {
       ops::layer_norm(x, w.data, b.data, c_.eps, out, c_.D);
+    }
+  }
+
+  // One angle per pair, shared by every head and layer at this position.
+  void set_rope(TransformerState& s, int pos) const {
+    for (int i = 0; i < c_.hd / 2; ++i) {
+      s.rope_cos[i] = float(std::cos(pos * inv_freq_[i]));
+      s.rope_sin[i] = float(std::sin(pos * inv_freq_[i]));
     }
   }
 
@@ -196,8 +270,8 @@ class Transformer : public Model {
 
  private:
 
-  // Causal attention of the newest position over the cache; writes head outputs into s.h.
-  void attention(TransformerState& s, int l, int pos) const {
+  // Causal attention of position `pos` (query q) over the cache; writes the head outputs to `out`.
+  void attention(TransformerState& s, int l, int pos, const float* qv, float* outv) const {
     const Config& c = c_;
     const size_t kvd = size_t(c.KV) * c.hd;
     const float scale = 1.f / std::sqrt(float(c.hd));
@@ -205,11 +279,11 @@ class Transformer : public Model {
     const float* vbase = s.vcache.data() + size_t(l) * c.T * kvd;
     for (int h = 0; h < c.H; ++h) {
       const int kvh = h / (c.H / c.KV);
-      const float* q = s.q.data() + size_t(h) * c.hd;
+      const float* q = qv + size_t(h) * c.hd;
       float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
       for (int t = 0; t <= pos; ++t) att[t] = ops::dot(q, kbase + t * kvd + size_t(kvh) * c.hd, c.hd) * scale;
       ops::softmax(att, pos + 1);
-      float* out = s.h.data() + size_t(h) * c.hd;
+      float* out = outv + size_t(h) * c.hd;
       std::fill(out, out + c.hd, 0.f);
       for (int t = 0; t <= pos; ++t) ops::axpy(att[t], vbase + t * kvd + size_t(kvh) * c.hd, out, c.hd);
     }

@@ -83,6 +83,56 @@ HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols
   }
 }
 
+// Y = X W^T (+ bias). Blocks of 4 weight rows (about cols*16 bytes: L1-sized for transformer
+// widths) are applied to every position, 2 positions at a time, so W streams from memory once and
+// X stays in L2.
+HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT X, size_t n,
+                         const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t cols_vec = cols - cols % N;
+  auto dot_tail = [&](const float* w, const float* x, size_t c, float s) {
+    for (; c < cols; ++c) s += w[c] * x[c];
+    return s;
+  };
+  size_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float* w0 = W + r * cols;
+    const float* w1 = w0 + cols;
+    const float* w2 = w1 + cols;
+    const float* w3 = w2 + cols;
+    size_t t = 0;
+    for (; t + 2 <= n; t += 2) {
+      const float* xa = X + t * cols;
+      const float* xb = xa + cols;
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+      for (size_t c = 0; c < cols_vec; c += N) {
+        const auto va = hn::LoadU(d, xa + c), vb = hn::LoadU(d, xb + c);
+        const auto v0 = hn::LoadU(d, w0 + c), v1 = hn::LoadU(d, w1 + c), v2 = hn::LoadU(d, w2 + c), v3 = hn::LoadU(d, w3 + c);
+        a0 = hn::MulAdd(v0, va, a0), a1 = hn::MulAdd(v1, va, a1), a2 = hn::MulAdd(v2, va, a2), a3 = hn::MulAdd(v3, va, a3);
+        b0 = hn::MulAdd(v0, vb, b0), b1 = hn::MulAdd(v1, vb, b1), b2 = hn::MulAdd(v2, vb, b2), b3 = hn::MulAdd(v3, vb, b3);
+      }
+      float* ya = Y + t * rows + r;
+      float* yb = ya + rows;
+      ya[0] = dot_tail(w0, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a0)));
+      ya[1] = dot_tail(w1, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a1)));
+      ya[2] = dot_tail(w2, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a2)));
+      ya[3] = dot_tail(w3, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a3)));
+      yb[0] = dot_tail(w0, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b0)));
+      yb[1] = dot_tail(w1, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b1)));
+      yb[2] = dot_tail(w2, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b2)));
+      yb[3] = dot_tail(w3, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b3)));
+    }
+    for (; t < n; ++t) MatVecImpl<false>(w0, 4, cols, X + t * cols, nullptr, Y + t * rows + r);
+  }
+  for (; r < rows; ++r)
+    for (size_t t = 0; t < n; ++t) MatVecImpl<false>(W + r * cols, 1, cols, X + t * cols, nullptr, Y + t * rows + r);
+  if (bias)
+    for (size_t t = 0; t < n; ++t)
+      for (size_t i = 0; i < rows; ++i) Y[t * rows + i] += bias[i];
+}
+
 HWY_NOINLINE void MatVec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
   MatVecImpl<false>(W, rows, cols, x, bias, y);
 }

@@ -15,6 +15,7 @@
 namespace argen {
 HWY_EXPORT(MatVec);
 HWY_EXPORT(MatVecAcc);
+HWY_EXPORT(MatMul);
 HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(Tanh);
@@ -33,6 +34,9 @@ HWY_EXPORT(LayerNorm);
 namespace ops {
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
   HWY_DYNAMIC_DISPATCH(MatVec)(W, rows, cols, x, bias, y);
+}
+void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
+  HWY_DYNAMIC_DISPATCH(MatMul)(W, rows, cols, X, n, bias, Y);
 }
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);

@@ -7,6 +7,9 @@ namespace argen::ops {
 
 // y = W x (+ bias), W row-major [rows x cols]. bias may be null. y must not alias x.
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+// Y = X W^T (+ bias): X is [n x cols] (n positions), W [rows x cols], Y [n x rows]. For prompt
+// prefill: each weight is read once for all n positions instead of once per position.
+void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y);
 // y += W x.
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y);
 // out = a + b, out = a * b (out may alias a or b).

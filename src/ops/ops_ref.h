@@ -12,6 +12,9 @@ inline void matvec(const float* W, size_t rows, size_t cols, const float* x, con
     y[r] = float(s);
   }
 }
+inline void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
+  for (size_t t = 0; t < n; ++t) matvec(W, rows, cols, X + t * cols, bias, Y + t * rows);
+}
 inline void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   for (size_t r = 0; r < rows; ++r) {
     double s = y[r];

@@ -104,3 +104,20 @@ TEST_CASE("transformer ops match the scalar reference") {
     if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
   }
 }
+
+TEST_CASE("matmul matches the scalar reference") {
+  for (size_t rows : {1, 3, 4, 7, 12}) {
+    for (size_t cols : {1, 5, 8, 17, 64}) {
+      for (size_t n : {1, 2, 3, 6}) {
+        auto W = random_floats(rows * cols, 3 + rows + cols), X = random_floats(n * cols, 5 + n), b = random_floats(rows, 7);
+        std::vector<float> Y(n * rows), Yr(n * rows);
+        ops::matmul(W.data(), rows, cols, X.data(), n, b.data(), Y.data());
+        ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
+        CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " n=" << n);
+        ops::matmul(W.data(), rows, cols, X.data(), n, nullptr, Y.data());
+        ops::ref::matmul(W.data(), rows, cols, X.data(), n, nullptr, Yr.data());
+        CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+      }
+    }
+  }
+}

@@ -15,7 +15,9 @@ static nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(f);
 }
 
-TEST_CASE("golden models match PyTorch logits step by step") {
+// Every golden case, consumed two ways: one token per step throughout, and the first half as one
+// prefill (batched for transformers) followed by steps. Both must give PyTorch's logits.
+TEST_CASE("golden models match PyTorch logits, stepped and prefilled") {
   const std::string dir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
   auto index = read_json(dir + "index.json");
   REQUIRE(index["cases"].size() >= 10);
@@ -23,18 +25,21 @@ TEST_CASE("golden models match PyTorch logits step by step") {
     auto g = read_json(dir + name.get<std::string>() + ".json");
     auto model = create_model(ModelFile::open(dir + g["model"].get<std::string>()));
     const int V = model->info().vocab_size;
-    auto state = model->new_state();
-    std::vector<float> logits(V);
-    const auto& tokens = g["tokens"];
+    const std::vector<int> tokens = g["tokens"].get<std::vector<int>>();
     REQUIRE(tokens.size() == g["logits"].size());
-    double worst = 0;
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      model->step(*state, tokens[i].get<int>(), logits.data());
-      std::vector<float> want = g["logits"][i].get<std::vector<float>>();
-      REQUIRE(want.size() == size_t(V));
-      worst = std::max(worst, test::rel_error(logits.data(), want.data(), V));
+    std::vector<float> logits(V);
+    for (size_t prefill : {size_t(0), tokens.size() / 2}) {
+      auto state = model->new_state();
+      double worst = 0;
+      model->prefill(*state, tokens.data(), prefill, logits.data());
+      for (size_t i = prefill ? prefill - 1 : 0; i < tokens.size(); ++i) {
+        if (i >= prefill) model->step(*state, tokens[i], logits.data());
+        std::vector<float> want = g["logits"][i].get<std::vector<float>>();
+        REQUIRE(want.size() == size_t(V));
+        worst = std::max(worst, test::rel_error(logits.data(), want.data(), V));
+      }
+      CHECK_MESSAGE(worst < 1e-4, name.get<std::string>() << " (prefill " << prefill << "): error " << worst);
     }
-    CHECK_MESSAGE(worst < 1e-4, name.get<std::string>() << ": error " << worst);
   }
 }
 
