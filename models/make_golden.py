@@ -4,7 +4,8 @@
     /usr/bin/python3 models/make_golden.py [--out tests/golden] [--check]
 
 For each case: <name>.safetensors (an argen/1 model with small random weights, exported
-with models/export.py) and <name>.json:
+with models/export.py; the llama2c case is written as llama2.c files and converted by
+models/llama2c_convert.py) and <name>.json:
     {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama",
      "tokens": [ids], "logits": [[V floats], ...]}
 logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state
@@ -33,7 +34,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from argen_models import RecurrentLM  # noqa: E402
 from export import export, round_trip_dtype, transformer_arch  # noqa: E402
+import llama2c_convert  # noqa: E402
+from test_llama2c import reference_encode  # noqa: E402  (run.c's encode, in Python)
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
+
+# llama2c_convert.sample_vocab(): the llama2.c case's sentencepiece-like vocabulary (pieces, scores).
+LLAMA2C_VOCAB = llama2c_convert.sample_vocab()
 
 # 20 characters, one of them non-ASCII ('é'); the newline is id 0 and the bos.
 CHARS = ["\n", " ", ",", ".", "a", "c", "d", "e", "é", "f", "h", "i", "l", "m", "n", "o", "r", "s",
@@ -118,12 +124,19 @@ CASES = [
     ("llama_mqa_chars_d24_h4_kv1_l1_f16",
      lambda: Llama(20, 24, 1, 4, context_length=13, n_kv_heads=1, hidden_dim=40), "chars",
      "\nfin du conte", "float16"),
+    # a llama2.c checkpoint (written as its run.c reads it) converted by models/llama2c_convert.py,
+    # with its bpe tokenizer; tokens = bos + run.c's encode of the text
+    ("llama2c_stories_bpe_d24_h4_kv2_l2",
+     lambda: Llama(len(LLAMA2C_VOCAB[0]), 24, 2, 4, context_length=16, n_kv_heads=2, hidden_dim=40, tied=True),
+     "llama2c", "Once upon a time, Lily", "float32"),
 ]
 
 
 def encode(text, tok):
     if tok == "bytes":
         return list(text.encode("utf-8"))
+    if tok == "llama2c":
+        return [llama2c_convert.BOS] + reference_encode(*LLAMA2C_VOCAB, text.encode("utf-8"))
     stoi = {c: i for i, c in enumerate(CHARS)}
     return [stoi[c] for c in text]
 
@@ -192,10 +205,13 @@ def write_case(outdir, index, name, build, tok, text, dtype):
         round_trip_dtype(module, dtype)  # the logits are those of the stored (rounded) weights
     tokens = encode(text, tok)
     logits = golden_logits(module, tokens)
-    tokenizer = "bytes" if tok == "bytes" else CHARS_TOK
-    meta = export(module, os.path.join(outdir, name + ".safetensors"), tokenizer=tokenizer, dtype=dtype,
-                  name=name, description=f"argen golden parity case ({dtype} storage, random weights)",
-                  license="CC0-1.0")
+    if tok == "llama2c":
+        meta = export_llama2c(module, os.path.join(outdir, name + ".safetensors"), name)
+    else:
+        tokenizer = "bytes" if tok == "bytes" else CHARS_TOK
+        meta = export(module, os.path.join(outdir, name + ".safetensors"), tokenizer=tokenizer, dtype=dtype,
+                      name=name, description=f"argen golden parity case ({dtype} storage, random weights)",
+                      license="CC0-1.0")
     rows = [", ".join(repr(float(x)) for x in row.tolist()) for row in logits]
     with open(os.path.join(outdir, name + ".json"), "w", encoding="utf-8") as f:
         f.write("{\n")
@@ -206,6 +222,18 @@ def write_case(outdir, index, name, build, tok, text, dtype):
         f.write(",\n".join(f"    [{r}]" for r in rows))
         f.write("\n  ]\n}\n")
     return meta, tokens, logits
+
+
+def export_llama2c(module, path, name):
+    """Write the Llama module as llama2.c files (model .bin + tokenizer.bin), then convert them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sd = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+        llama2c_convert.write_llama2c_bin(os.path.join(tmp, "model.bin"), module.config(), sd)
+        llama2c_convert.write_tokenizer_bin(os.path.join(tmp, "tokenizer.bin"), *LLAMA2C_VOCAB)
+        return llama2c_convert.convert(
+            os.path.join(tmp, "model.bin"), os.path.join(tmp, "tokenizer.bin"), path, name=name,
+            description="argen golden parity case (llama2.c checkpoint converted by "
+                        "models/llama2c_convert.py, random weights)", license="CC0-1.0")
 
 
 def generate(outdir, verbose=True):

@@ -1,6 +1,8 @@
 #include "text/tokenizer.h"
 
+#include <cctype>
 #include <cstdio>
+#include <queue>
 
 #include "core/error.h"
 #include "core/utf8.h"
@@ -57,6 +59,79 @@ class CharTokenizer : public Tokenizer {
   friend class Tokenizer;
 };
 
+// llama2.c's tokenizer (type "bpe", style "llama2.c"): sentencepiece pieces as llama2.c's tokenizer.bin
+// stores them ('▁' replaced by ' '), a score per piece, byte tokens "<0x00>".."<0xFF>" at ids 3..258.
+// encode() is run.c's encode() without the bos (the generator feeds it): the dummy prefix " ", one token
+// per UTF-8 character or else per byte, then the best-scoring merges. decode() is run.c's decode()
+// without its "strip the space after bos" rule: "<0xXX>" pieces are raw bytes.
+class Llama2cTokenizer : public Tokenizer {
+ public:
+  std::vector<int> encode(std::string_view text) const override {
+    std::vector<int> ids;
+    if (text.empty()) return ids;
+    const int space = lookup(" ");
+    ids.push_back(space >= 0 ? space : ' ' + 3);  // add_dummy_prefix
+    for (size_t i = 0; i < text.size();) {
+      size_t n = 1;  // a byte and the continuation bytes (10xxxxxx) after it, 4 bytes at most
+      while (n < 4 && i + n < text.size() && (uint8_t(text[i + n]) & 0xC0) == 0x80) ++n;
+      const std::string c(text.substr(i, n));
+      if (int id = lookup(c); id >= 0) {
+        ids.push_back(id);
+      } else {
+        for (unsigned char b : c) ids.push_back(b + 3);  // byte fallback
+      }
+      i += n;
+    }
+    merge(ids);
+    return ids;
+  }
+  std::string decode(int id) const override { return id >= 0 && size_t(id) < decoded_.size() ? decoded_[id] : std::string(); }
+  std::string type() const override { return "bpe"; }
+
+ private:
+  // Repeatedly replaces the adjacent pair whose concatenation is the highest-scoring piece (the leftmost
+  // pair on ties; scores must beat -1e10), as run.c does by rescanning all pairs after each merge. Here a
+  // heap holds the candidate pairs, so a long text costs n log n, not n^2; an entry whose tokens have
+  // changed since it was pushed is skipped.
+  void merge(std::vector<int>& ids) const {
+    struct Pair { float score; int left, right, left_id, right_id, id; };
+    auto worse = [](const Pair& a, const Pair& b) { return a.score != b.score ? a.score < b.score : a.left > b.left; };
+    std::priority_queue<Pair, std::vector<Pair>, decltype(worse)> heap(worse);
+    const int n = int(ids.size());
+    std::vector<int> prev(n), next(n);  // a linked list over the surviving positions
+    for (int i = 0; i < n; ++i) prev[i] = i - 1, next[i] = i + 1 < n ? i + 1 : -1;
+    auto push = [&](int l, int r) {
+      if (l < 0 || r < 0) return;
+      int id = lookup(vocab_[ids[l]] + vocab_[ids[r]]);
+      if (id >= 0 && scores_[id] > -1e10f) heap.push({scores_[id], l, r, ids[l], ids[r], id});
+    };
+    for (int i = 0; i + 1 < n; ++i) push(i, i + 1);
+    while (!heap.empty()) {
+      const Pair p = heap.top();
+      heap.pop();
+      if (ids[p.left] != p.left_id || next[p.left] != p.right || ids[p.right] != p.right_id) continue;
+      ids[p.left] = p.id;
+      ids[p.right] = -1;
+      next[p.left] = next[p.right];
+      if (next[p.left] >= 0) prev[next[p.left]] = p.left;
+      push(prev[p.left], p.left);
+      push(p.left, next[p.left]);
+    }
+    std::vector<int> out;
+    for (int i = n ? 0 : -1; i >= 0; i = next[i]) out.push_back(ids[i]);
+    ids = std::move(out);
+  }
+  int lookup(const std::string& piece) const {
+    auto it = index_.find(piece);
+    return it == index_.end() ? -1 : it->second;
+  }
+
+  std::vector<std::string> vocab_, decoded_;
+  std::vector<float> scores_;
+  std::unordered_map<std::string, int> index_;  // piece -> its lowest id
+  friend class Tokenizer;
+};
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int vocab_size, const std::string& source) {
@@ -84,8 +159,47 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
       throw fail("vocab has " + std::to_string(ct->vocab_.size()) + " characters, the model's vocab_size is " + std::to_string(vocab_size));
     ct->vocab_size_ = vocab_size;
     t = std::move(ct);
+  } else if (type == "bpe") {
+    if (!j.contains("style") || !j["style"].is_string()) throw fail("type 'bpe' needs a 'style' (known: llama2.c)");
+    if (j["style"] != "llama2.c") throw fail("unknown bpe style " + j["style"].dump() + " (known: llama2.c)");
+    for (const char* key : {"vocab", "scores"}) {
+      if (!j.contains(key) || !j[key].is_array()) throw fail(std::string("type 'bpe' needs a '") + key + "' array");
+      if (j[key].size() != size_t(vocab_size))
+        throw fail(std::string("'") + key + "' has " + std::to_string(j[key].size()) + " entries, the model's vocab_size is " +
+                   std::to_string(vocab_size));
+    }
+    if (vocab_size < 259) throw fail("style 'llama2.c' needs the byte tokens at ids 3..258, the model's vocab_size is " + std::to_string(vocab_size));
+    auto bt = std::make_unique<Llama2cTokenizer>();
+    for (int i = 0; i < vocab_size; ++i) {
+      const auto& v = j["vocab"][i];
+      std::string piece;
+      if (v.is_string()) {
+        piece = v.get<std::string>();
+      } else if (v.is_array()) {  // a piece that is not valid UTF-8: its byte values
+        for (const auto& b : v) {
+          if (!b.is_number_integer() || b.get<int64_t>() < 0 || b.get<int64_t>() > 255)
+            throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + v.dump());
+          piece.push_back(char(b.get<int>()));
+        }
+      } else {
+        throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + v.dump());
+      }
+      const auto& s = j["scores"][i];
+      if (!s.is_number()) throw fail("scores entry " + std::to_string(i) + " is not a number, found " + s.dump());
+      // "<0xXX>" decodes to the byte XX, as run.c's decode()
+      std::string decoded = piece;
+      auto hex = [](char c) { return std::isxdigit(uint8_t(c)) != 0; };
+      if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && hex(piece[3]) && hex(piece[4]) && piece[5] == '>')
+        decoded = std::string(1, char(std::stoi(piece.substr(3, 2), nullptr, 16)));
+      bt->index_.emplace(piece, i);  // a piece listed twice keeps its lowest id
+      bt->vocab_.push_back(std::move(piece));
+      bt->decoded_.push_back(std::move(decoded));
+      bt->scores_.push_back(s.get<float>());
+    }
+    bt->vocab_size_ = vocab_size;
+    t = std::move(bt);
   } else {
-    throw fail("unknown type '" + type + "' (known: bytes, chars)");
+    throw fail("unknown type '" + type + "' (known: bytes, chars, bpe)");
   }
   for (const char* key : {"bos", "eos"}) {
     if (!j.contains(key)) continue;

@@ -1,5 +1,7 @@
 // Text <-> token ids. `bytes`: id = byte value (256). `chars`: one Unicode character per id, the
-// vocabulary listed in the model file. Decoding yields bytes; Utf8Stream turns them into whole characters.
+// vocabulary listed in the model file. `bpe` style `llama2.c`: llama2.c's sentencepiece pieces and
+// scores, encoded as its run.c does (models/llama2c_convert.py writes them). Decoding yields bytes;
+// Utf8Stream turns them into whole characters.
 #pragma once
 #include <memory>
 #include <string>
