@@ -23,10 +23,11 @@ tokenizer.bin (llama2.c's tokenizer.py): uint32 max_token_length, then for each 
 vocab_size tokens: float32 score, int32 length, that many bytes (sentencepiece's piece with '▁'
 replaced by ' '; id 1 is "\\n<s>\\n", id 2 "\\n</s>\\n", ids 3..258 the byte tokens "<0x00>".."<0xFF>").
 It becomes the tokenizer JSON
-    {"type": "bpe", "style": "llama2.c", "vocab": [...], "scores": [...], "bos": 1, "eos": 2}
+    {"type": "bpe", "style": "llama2.c", "vocab": [...], "scores": [...], "bos": 1, "eos": 2, "add_bos": true}
 where vocab[i] is the piece as a string, or, for a piece whose bytes are not valid UTF-8 (JSON
 strings cannot hold those; sentencepiece exports have none), the list of its byte values.
-src/text/tokenizer.cc encodes like run.c's encode() (without the bos, which the generator feeds)
+src/text/tokenizer.cc encodes like run.c's encode() (without the bos, which the generator feeds
+before every prompt because of add_bos)
 and decodes "<0xXX>" pieces to raw bytes.
 
 llama2.c's run stops at BOS (id 1): TinyStories models end a story with it. argen stops at the
@@ -219,8 +220,9 @@ def tokenizer_json(pieces, scores, bos=BOS, eos=EOS):
             vocab.append(p.decode("utf-8"))
         except UnicodeDecodeError:
             vocab.append(list(p))
+    # add_bos: run.c feeds bos before every prompt, so the generator does too.
     return {"type": "bpe", "style": "llama2.c", "vocab": vocab, "scores": [float(s) for s in scores],
-            "bos": bos, "eos": eos}
+            "bos": bos, "eos": eos, "add_bos": True}
 
 
 # A few TinyStories-like sentences from which sample_vocab() learns its merges.

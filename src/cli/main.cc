@@ -153,7 +153,15 @@ int cmd_info(const Args& a) {
   auto model = create_model(file);
   const ModelInfo& in = model->info();
   std::printf("file:        %s (%zu bytes)\n", file->source().c_str(), file->file_size());
-  for (const auto& [k, v] : file->metadata()) std::printf("%-12s %s\n", (k + ":").c_str(), v.c_str());
+  for (const auto& [k, v] : file->metadata()) {
+    if (k == "tokenizer") continue;
+    std::printf("%-12s %s\n", (k + ":").c_str(), v.c_str());
+  }
+  if (file->modality() == "text") {  // a summary: the vocabulary itself can be megabytes
+    auto tok = Tokenizer::from_json(file->tokenizer(), model->info().vocab_size, file->source());
+    std::printf("tokenizer:   %s, %d tokens, bos %d, eos %d%s\n", tok->type().c_str(), tok->vocab_size(), tok->bos(), tok->eos(),
+                tok->add_bos() ? ", bos before every prompt" : "");
+  }
   std::printf("parameters:  %zu\nvocab size:  %d\ncontext:     %s\nsimd:        %s\ntensors:\n", in.parameters, in.vocab_size,
               in.context_length ? std::to_string(in.context_length).c_str() : "unbounded", ops::simd_target());
   for (const auto& t : file->tensors())

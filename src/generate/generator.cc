@@ -43,6 +43,7 @@ TextGenerator::TextGenerator(const Model& model, const Tokenizer& tokenizer, Gen
                                        : " was asked for, but this model (" + info.arch + ") has no attention"));
   if (o_.logprobs > 0) order_.resize(info.vocab_size);
   prompt_ = tok_.encode(o_.prompt);
+  if (tok_.add_bos() && !prompt_.empty()) prompt_.insert(prompt_.begin(), tok_.bos());
   if (prompt_.empty()) {
     if (tok_.bos() < 0) throw Error("the prompt is empty and the model's tokenizer has no 'bos' token to start from");
     prompt_.push_back(tok_.bos());

@@ -207,6 +207,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
       throw fail(std::string("'") + key + "' must be a token id in 0.." + std::to_string(vocab_size - 1) + ", found " + j[key].dump());
     (std::string(key) == "bos" ? t->bos_ : t->eos_) = int(j[key].get<int64_t>());
   }
+  if (j.contains("add_bos")) {  // llama2.c feeds bos before every prompt
+    if (!j["add_bos"].is_boolean()) throw fail("'add_bos' must be true or false, found " + j["add_bos"].dump());
+    t->add_bos_ = j["add_bos"].get<bool>();
+    if (t->add_bos_ && t->bos_ < 0) throw fail("'add_bos' is true but there is no 'bos' token");
+  }
   return t;
 }
 

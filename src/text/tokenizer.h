@@ -22,7 +22,8 @@ class Tokenizer {
   virtual std::string decode(int id) const = 0;
   virtual std::string type() const = 0;
   int vocab_size() const { return vocab_size_; }
-  int bos() const { return bos_; }  // fed first when the prompt is empty; -1 if none
+  int bos() const { return bos_; }  // fed first when the prompt is empty (always, with add_bos); -1 if none
+  bool add_bos() const { return add_bos_; }
   int eos() const { return eos_; }  // ends generation when sampled; -1 if none
 
   // From the model file's `tokenizer` JSON; `vocab_size` is the model's. `source` names the file in errors.
@@ -30,6 +31,7 @@ class Tokenizer {
 
  protected:
   int vocab_size_ = 0, bos_ = -1, eos_ = -1;
+  bool add_bos_ = false;
 };
 
 // Joins token bytes into complete UTF-8 characters; invalid bytes become U+FFFD.

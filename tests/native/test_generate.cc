@@ -216,3 +216,14 @@ TEST_CASE("a transformer ends with finish reason length when its context is full
   expect_error([&] { TextGenerator(*g.model, *g.tok, greedy(std::string(T + 1, 'a'), 1)); },
                {std::to_string(T + 1) + " tokens", "context of " + std::to_string(T)});
 }
+
+TEST_CASE("add_bos feeds bos before every prompt") {
+  ScriptModel m({1, 2}, 6);
+  nlohmann::json j = {{"type", "chars"}, {"vocab", kVocab}, {"bos", 0}, {"add_bos", true}};
+  auto t = Tokenizer::from_json(j, int(kVocab.size()), "m");
+  TextGenerator g(m, *t, greedy("ab", 1));
+  CHECK(g.prompt_tokens() == std::vector<int>{0, 1, 2});
+  TextGenerator e(m, *t, greedy("", 1));
+  CHECK(e.prompt_tokens() == std::vector<int>{0});
+  expect_error([] { Tokenizer::from_json({{"type", "chars"}, {"vocab", {"a"}}, {"add_bos", true}}, 1, "m"); }, {"'add_bos' is true", "no 'bos'"});
+}
