@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh all
-echo "== python";       /usr/bin/python3 models/test_export.py
+echo "== python";       /usr/bin/python3 models/test_export.py && /usr/bin/python3 models/test_llama2c.py
 echo "== bench smoke";  ./bench/run.sh --quick >/dev/null && echo "bench ran"
 # Last, so its summary closes the log: native suite, wasm suite (under node), JS API tests.
 echo "== ctest";        (cd build/native && ctest --output-on-failure)
