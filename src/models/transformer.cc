@@ -12,6 +12,8 @@
 namespace argen {
 namespace {
 
+constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;  // 2 GiB: the wasm heap's practical ceiling
+
 struct Config {
   bool llama = false;
   int V = 0, D = 0, L = 0, H = 0, KV = 0, F = 0, T = 0;  // vocab, width, layers, heads, kv heads, ffn, context
@@ -70,6 +72,13 @@ class Transformer : public Model {
       if (g != "exact" && g != "tanh") throw mf.error("config key 'gelu' is '" + g + "', expected 'exact' or 'tanh'");
       c.gelu_tanh = g == "tanh";
     }
+    // The KV cache is allocated per stream: refuse a config whose cache could never be allocated
+    // (a tiny file can claim a huge context).
+    const double cache_bytes = 2.0 * c.L * c.T * double(c.KV) * c.hd * sizeof(float);
+    if (cache_bytes > double(kMaxCacheBytes))
+      throw mf.error("config: context_length " + std::to_string(c.T) + " needs a KV cache of " +
+                     std::to_string(uint64_t(cache_bytes)) + " bytes per stream, over the limit of " +
+                     std::to_string(kMaxCacheBytes));
     load_weights(mf);
     info_.arch = mf.arch();
     info_.modality = mf.modality();

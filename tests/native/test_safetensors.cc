@@ -1,6 +1,8 @@
 // The safetensors reader and the model-file checks: valid files load; each malformed case gets its own message.
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "core/model_file.h"
 #include "models/model.h"
 #include "test_util.h"
@@ -126,4 +128,42 @@ TEST_CASE("F16 and BF16 convert exactly") {
   CHECK(mf(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
   CHECK(mf(0x7BFF) == 65504.0f);
   CHECK(std::isinf(mf(0x7C00)));
+}
+
+namespace {
+// A llama file with zero weights of the given sizes (for config checks).
+std::vector<uint8_t> zero_llama(int layers, int dim, int heads, int kv_heads, int context) {
+  const int64_t D = dim, F = dim, V = 4, kvd = int64_t(kv_heads) * (dim / heads);
+  nlohmann::json h;
+  h["__metadata__"] = {{"format", "argen/1"}, {"arch", "llama"}, {"modality", "text"},
+                       {"config", nlohmann::json({{"vocab_size", V}, {"dim", D}, {"n_layers", layers}, {"n_heads", heads},
+                                                  {"n_kv_heads", kv_heads}, {"hidden_dim", F}, {"context_length", context},
+                                                  {"tied", true}}).dump()}};
+  size_t off = 0;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    size_t n = 4;
+    for (auto d : shape) n *= size_t(d);
+    h[name] = {{"dtype", "F32"}, {"shape", shape}, {"data_offsets", {off, off + n}}};
+    off += n;
+  };
+  add("tok_embeddings.weight", {V, D});
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = "layers." + std::to_string(l) + ".";
+    add(p + "attention_norm.weight", {D}), add(p + "ffn_norm.weight", {D});
+    add(p + "attention.wq.weight", {D, D}), add(p + "attention.wk.weight", {kvd, D});
+    add(p + "attention.wv.weight", {kvd, D}), add(p + "attention.wo.weight", {D, D});
+    add(p + "feed_forward.w1.weight", {F, D}), add(p + "feed_forward.w2.weight", {D, F}), add(p + "feed_forward.w3.weight", {F, D});
+  }
+  add("norm.weight", {D});
+  return raw(h.dump(), off);
+}
+}  // namespace
+
+TEST_CASE("transformer configs are checked before anything large is allocated") {
+  CHECK_NOTHROW(create_model(model_file(zero_llama(2, 8, 2, 1, 16))));
+  expect_error([] { create_model(model_file(zero_llama(2, 8, 3, 3, 16))); }, {"n_heads 3 does not divide dim 8"});
+  expect_error([] { create_model(model_file(zero_llama(2, 8, 2, 3, 16))); }, {"n_kv_heads 3 does not divide n_heads 2"});
+  expect_error([] { create_model(model_file(zero_llama(0, 8, 2, 2, 16))); }, {"'n_layers' is 0"});
+  // 300 layers x 2^20 positions x 8 floats x 2 (k and v): a 20 GB cache from a 0.6 MB file.
+  expect_error([] { create_model(model_file(zero_llama(300, 8, 1, 1, 1 << 20))); }, {"context_length 1048576", "KV cache", "over the limit"});
 }
