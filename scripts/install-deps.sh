@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3-torch python3-numpy libopenblas0-serial
 
   bible-kjv bible-kjv-text
+  chromium
 )
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 missing=()
@@ -24,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages (benchmark peers, browser driver) are installed from package-lock.json.
+# npm packages (benchmark peers, playwright-core to drive Debian's chromium) come from package-lock.json.
 if [ -f package.json ] && [ ! -d node_modules ]; then
   npm ci --ignore-scripts --no-audit --no-fund
 fi
