@@ -9,7 +9,6 @@ APT_PACKAGES=(
   emscripten
   libhwy-dev libeigen3-dev doctest-dev nlohmann-json3-dev
   python3-torch python3-numpy libopenblas0-serial
-
   bible-kjv bible-kjv-text
   chromium
 )
@@ -26,6 +25,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages (benchmark peers, playwright-core to drive Debian's chromium) come from package-lock.json.
-if [ -f package.json ] && [ ! -d node_modules ]; then
+if [ -f package.json ] && { [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   npm ci --ignore-scripts --no-audit --no-fund
 fi
