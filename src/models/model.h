@@ -55,5 +55,6 @@ std::unique_ptr<Model> create_model(std::shared_ptr<const ModelFile> file);
 // Per-architecture constructors (one file each), listed in registry.cc.
 std::unique_ptr<Model> create_recurrent(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_transformer(std::shared_ptr<const ModelFile> file);
+std::unique_ptr<Model> create_encoder_transformer(std::shared_ptr<const ModelFile> file);  // arch transformer
 
 }  // namespace argen

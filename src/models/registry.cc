@@ -13,6 +13,7 @@ const std::pair<const char*, Constructor> kArchs[] = {
     {"lstm", create_recurrent},
     {"gpt", create_transformer},
     {"llama", create_transformer},
+    {"transformer", create_encoder_transformer},
 };
 
 }  // namespace

@@ -1,0 +1,259 @@
+// arch "transformer": what the PyTorch tutorials build, with PyTorch's own tensor names:
+//   nn.Embedding (times sqrt(d_model) if embed_scale) + positions (learned nn.Embedding, a fixed
+//   sinusoidal table, or none) -> nn.TransformerEncoder under a causal mask (post- or pre-norm
+//   nn.TransformerEncoderLayer, fused in_proj, relu or gelu, optional final norm) -> nn.Linear head.
+// Module prefixes come from config.names (models/export.py finds them by type). One step consumes
+// one token at position state.pos, reading keys and values of earlier positions from a cache.
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "models/model.h"
+#include "ops/ops.h"
+
+namespace argen {
+namespace {
+
+struct Config {
+  int V = 0, D = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, width, layers, heads, ffn, context, head size
+  float eps = 1e-5f, scale = 1.f;                        // layer_norm_eps; token embedding multiplier
+  bool norm_first = false, gelu = false, final_norm = false;
+  enum { NONE, LEARNED, TABLE } positions = NONE;
+};
+
+struct Layer {
+  Tensor w_in, b_in, w_out, b_out;  // self_attn.in_proj [3D, D], out_proj [D, D]
+  Tensor w1, b1, w2, b2;            // linear1 [F, D], linear2 [D, F]
+  Tensor n1w, n1b, n2w, n2b;        // norm1, norm2
+};
+
+// Activations for n positions at a time (n = 1 for a step: preallocated in the state).
+struct Scratch {
+  std::vector<float> x, h, qkv, a, ff;  // [n, D], [n, D], [n, 3D], [n, D], [n, max(F, D)]
+  void resize(size_t n, const Config& c) {
+    x.resize(n * c.D), h.resize(n * c.D), qkv.resize(n * 3 * c.D), a.resize(n * c.D);
+    ff.resize(n * std::max(c.F, c.D));
+  }
+};
+
+struct EncoderState : State {
+  int pos = 0;
+  Scratch one;
+  std::vector<float> att;             // [L, H, T]: attention of the newest position, per layer
+  std::vector<float> kcache, vcache;  // [L, T, D]
+};
+
+class EncoderLM : public Model {
+ public:
+  explicit EncoderLM(std::shared_ptr<const ModelFile> f) : Model(std::move(f)) {
+    const ModelFile& mf = *file_;
+    Config& c = c_;
+    c.V = int(mf.config_int("vocab_size", 1, 1 << 24));
+    c.D = int(mf.config_int("d_model", 1, 1 << 16));
+    c.L = int(mf.config_int("num_layers", 1, 1024));
+    c.H = int(mf.config_int("nhead", 1, 1024));
+    c.F = int(mf.config_int("dim_feedforward", 1, 1 << 20));
+    c.T = int(mf.config_int("context_length", 1, 1 << 20));
+    if (c.D % c.H) throw mf.error("config: nhead " + std::to_string(c.H) + " does not divide d_model " + std::to_string(c.D));
+    c.hd = c.D / c.H;
+    if (mf.config().contains("layer_norm_eps")) {
+      const auto& e = mf.config()["layer_norm_eps"];
+      if (!e.is_number() || !(e.get<double>() > 0))
+        throw mf.error("config key 'layer_norm_eps' must be a positive number, found " + e.dump());
+      c.eps = e.get<float>();
+    }
+    c.norm_first = mf.config_bool("norm_first", false);
+    c.final_norm = mf.config_bool("final_norm", false);
+    if (mf.config_bool("embed_scale", false)) c.scale = float(std::sqrt(double(c.D)));
+    const std::string act = mf.config_string("activation", "relu");
+    if (act != "relu" && act != "gelu") throw mf.error("config key 'activation' is '" + act + "', expected 'relu' or 'gelu'");
+    c.gelu = act == "gelu";
+    const std::string pos = mf.config_string("positions", "none");
+    if (pos != "none" && pos != "learned" && pos != "sinusoidal")
+      throw mf.error("config key 'positions' is '" + pos + "', expected 'learned', 'sinusoidal' or 'none'");
+    c.positions = pos == "learned" ? Config::LEARNED : pos == "sinusoidal" ? Config::TABLE : Config::NONE;
+    load_weights(mf);
+    info_.arch = mf.arch();
+    info_.modality = mf.modality();
+    info_.vocab_size = c.V;
+    info_.context_length = c.T;
+    info_.parameters = params_;
+    info_.attention_layers = c.L;
+    info_.attention_heads = c.H;
+    if (auto it = mf.metadata().find("name"); it != mf.metadata().end()) info_.name = it->second;
+    if (auto it = mf.metadata().find("description"); it != mf.metadata().end()) info_.description = it->second;
+  }
+
+  std::unique_ptr<State> new_state() const override {
+    auto s = std::make_unique<EncoderState>();
+    s->one.resize(1, c_);
+    s->att.assign(size_t(c_.L) * c_.H * c_.T, 0);
+    s->kcache.assign(size_t(c_.L) * c_.T * c_.D, 0), s->vcache.assign(size_t(c_.L) * c_.T * c_.D, 0);
+    return s;
+  }
+
+  void step(State& state, int token, float* logits) const override {
+    auto& s = static_cast<EncoderState&>(state);
+    forward(s, &token, 1, s.one, logits);
+  }
+
+  // The whole prompt at once: projections are matrix-matrix products over the n positions.
+  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
+    if (n == 0) return;
+    auto& s = static_cast<EncoderState&>(state);
+    Scratch m;
+    m.resize(n, c_);
+    forward(s, tokens, n, m, logits);
+  }
+
+  int attention(const State& state, int layer, std::vector<float>* out) const override {
+    const auto& s = static_cast<const EncoderState&>(state);
+    if (layer < 0 || layer >= c_.L || s.pos == 0) return 0;
+    out->resize(size_t(c_.H) * s.pos);
+    for (int h = 0; h < c_.H; ++h) {
+      const float* a = s.att.data() + (size_t(layer) * c_.H + h) * c_.T;
+      std::copy(a, a + s.pos, out->data() + size_t(h) * s.pos);
+    }
+    return s.pos;
+  }
+
+ private:
+  // Y[n, rows] = X[n, cols] W^T + b: matrix-vector for one position, matrix-matrix for more.
+  static void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
+    const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
+    if (n == 1) {
+      ops::matvec(W.data, rows, cols, X, b.data, Y);
+    } else {
+      ops::matmul(W.data, rows, cols, X, n, b.data, Y);
+    }
+  }
+
+  void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
+    for (size_t i = 0; i < n; ++i) ops::layer_norm(x + i * c_.D, w.data, b.data, c_.eps, out + i * c_.D, c_.D);
+  }
+
+  // Positions s.pos .. s.pos+n-1 through the whole model; logits of the last one.
+  void forward(EncoderState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
+    const Config& c = c_;
+    const size_t D = c.D, F = c.F;
+    if (s.pos + n > size_t(c.T))
+      throw Error(std::to_string(s.pos + n) + " positions do not fit the context of " + std::to_string(c.T) + " tokens");
+    for (size_t i = 0; i < n; ++i)
+      if (tokens[i] < 0 || tokens[i] >= c.V)
+        throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(c.V));
+    float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *ff = m.ff.data();
+    for (size_t i = 0; i < n; ++i) {
+      const float* e = embed_.data + size_t(tokens[i]) * D;
+      for (size_t j = 0; j < D; ++j) x[i * D + j] = e[j] * c.scale;
+      if (c.positions != Config::NONE) ops::add(x + i * D, pos_.data + (s.pos + i) * D, x + i * D, D);
+    }
+    for (int l = 0; l < c.L; ++l) {
+      const Layer& b = layers_[l];
+      // self-attention block: pre-norm x += sa(norm1(x)); post-norm x = norm1(x + sa(x))
+      const float* in = x;
+      if (c.norm_first) norm(b.n1w, b.n1b, x, n, h), in = h;
+      linear(b.w_in, b.b_in, in, n, m.qkv.data());
+      for (size_t i = 0; i < n; ++i) {
+        const int p = s.pos + int(i);
+        const float* qkv = m.qkv.data() + i * 3 * D;
+        std::copy(qkv + D, qkv + 2 * D, s.kcache.data() + (size_t(l) * c.T + p) * D);
+        std::copy(qkv + 2 * D, qkv + 3 * D, s.vcache.data() + (size_t(l) * c.T + p) * D);
+        attend(s, l, p, qkv, a + i * D);
+      }
+      linear(b.w_out, b.b_out, a, n, h);
+      ops::add(x, h, x, n * D);
+      if (!c.norm_first) norm(b.n1w, b.n1b, x, n, x);
+      // feed-forward block, the same two ways
+      in = x;
+      if (c.norm_first) norm(b.n2w, b.n2b, x, n, h), in = h;
+      linear(b.w1, b.b1, in, n, ff);
+      if (c.gelu) {
+        ops::gelu(ff, n * F);
+      } else {
+        ops::relu(ff, n * F);
+      }
+      linear(b.w2, b.b2, ff, n, h);
+      ops::add(x, h, x, n * D);
+      if (!c.norm_first) norm(b.n2w, b.n2b, x, n, x);
+    }
+    const float* last = x + (n - 1) * D;
+    if (c.final_norm) norm(norm_w_, norm_b_, last, 1, h), last = h;
+    ops::matvec(head_.data, c.V, D, last, head_b_.data, logits);
+    s.pos += int(n);
+  }
+
+  // Causal attention of position p (query at qkv[0, D)) over the cache; head outputs to `out`.
+  void attend(EncoderState& s, int l, int p, const float* q, float* out) const {
+    const Config& c = c_;
+    const float scale = 1.f / std::sqrt(float(c.hd));
+    const float* kbase = s.kcache.data() + size_t(l) * c.T * c.D;
+    const float* vbase = s.vcache.data() + size_t(l) * c.T * c.D;
+    for (int h = 0; h < c.H; ++h) {
+      const size_t off = size_t(h) * c.hd;
+      float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
+      for (int t = 0; t <= p; ++t) att[t] = ops::dot(q + off, kbase + size_t(t) * c.D + off, c.hd) * scale;
+      ops::softmax(att, p + 1);
+      std::fill(out + off, out + off + c.hd, 0.f);
+      for (int t = 0; t <= p; ++t) ops::axpy(att[t], vbase + size_t(t) * c.D + off, out + off, c.hd);
+    }
+  }
+
+  Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {
+    Tensor t = mf.get(name, shape);
+    params_ += t.size();
+    return t;
+  }
+
+  void load_weights(const ModelFile& mf) {
+    const Config& c = c_;
+    const int64_t D = c.D, F = c.F;
+    const auto& names = mf.config().contains("names") ? mf.config()["names"] : nlohmann::json::object();
+    if (!names.is_object()) throw mf.error("config key 'names' must be an object");
+    auto name = [&](const char* key, const char* fallback) {
+      if (!names.contains(key)) return std::string(fallback);
+      if (!names[key].is_string()) throw mf.error(std::string("config key 'names.") + key + "' must be a string");
+      return names[key].get<std::string>();
+    };
+    embed_ = get(mf, name("embedding", "embed") + ".weight", {c.V, D});
+    if (c.positions == Config::LEARNED) pos_ = get(mf, name("positions", "pos") + ".weight", {c.T, D});
+    if (c.positions == Config::TABLE) pos_ = get(mf, name("positions", "pos") + ".pe", {c.T, D});
+    const std::string enc = name("encoder", "encoder");
+    for (int l = 0; l < c.L; ++l) {
+      const std::string p = enc + ".layers." + std::to_string(l) + ".";
+      Layer b;
+      b.w_in = get(mf, p + "self_attn.in_proj_weight", {3 * D, D});
+      b.b_in = get(mf, p + "self_attn.in_proj_bias", {3 * D});
+      b.w_out = get(mf, p + "self_attn.out_proj.weight", {D, D});
+      b.b_out = get(mf, p + "self_attn.out_proj.bias", {D});
+      b.w1 = get(mf, p + "linear1.weight", {F, D});
+      b.b1 = get(mf, p + "linear1.bias", {F});
+      b.w2 = get(mf, p + "linear2.weight", {D, F});
+      b.b2 = get(mf, p + "linear2.bias", {D});
+      b.n1w = get(mf, p + "norm1.weight", {D});
+      b.n1b = get(mf, p + "norm1.bias", {D});
+      b.n2w = get(mf, p + "norm2.weight", {D});
+      b.n2b = get(mf, p + "norm2.bias", {D});
+      layers_.push_back(std::move(b));
+    }
+    if (c.final_norm) {
+      norm_w_ = get(mf, enc + ".norm.weight", {D});
+      norm_b_ = get(mf, enc + ".norm.bias", {D});
+    }
+    const std::string head = name("head", "head");
+    head_ = get(mf, head + ".weight", {c.V, D});
+    if (mf.config_bool("head_bias", true)) head_b_ = get(mf, head + ".bias", {c.V});
+  }
+
+  Config c_;
+  Tensor embed_, pos_, norm_w_, norm_b_, head_, head_b_;
+  std::vector<Layer> layers_;
+  size_t params_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> create_encoder_transformer(std::shared_ptr<const ModelFile> file) {
+  return std::make_unique<EncoderLM>(std::move(file));
+}
+
+}  // namespace argen
