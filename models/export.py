@@ -5,6 +5,11 @@ Transformers: models/transformers.GPT (arch "gpt") and models/transformers.Llama
 instances, recognised by their `argen_arch` class attribute; the config is their `config()`,
 tensors keep their state_dict names, and a tied head is written once (as the embedding).
 
+Encoder-style transformers (arch "transformer"): models/encoder_lm.CausalTransformerLM and
+any user module built like the PyTorch tutorials: nn.Embedding (+ a position nn.Embedding or a
+sinusoidal table in a buffer named `pe`) -> nn.TransformerEncoder run under a causal mask ->
+nn.Linear; parts found by type, tensors keep their state_dict names (see inspect_encoder).
+
 Recurrent models: models/argen_models.RecurrentLM and any user module built from standard
 parts: exactly one nn.RNN / nn.GRU / nn.LSTM, at most one nn.Embedding (none means the
 rnn is fed one-hot vectors, so its input_size must equal the vocabulary size) and exactly
@@ -268,6 +273,247 @@ def verify_transformer(module, arch, config, tensors, seed=0, length=9, atol=1e-
     return True
 
 
+# ----------------------------------------------------------------------------- arch "transformer"
+
+def _under(name, prefix):
+    return prefix == "" or name == prefix or name.startswith(prefix + ".")
+
+
+def _table_of(m, D):
+    """A sinusoidal (or any fixed) position table: the buffer `pe` of shape [T, 1, D], [1, T, D]
+    or [T, D] registered on `m` itself -> [T, D] float32 tensor, else None."""
+    pe = dict(m.named_buffers(recurse=False)).get("pe")
+    if pe is None or pe.dim() not in (2, 3) or pe.shape[-1] != D:
+        return None
+    if pe.dim() == 3 and 1 not in pe.shape[:2]:
+        return None
+    return pe.detach().cpu().float().reshape(-1, D).contiguous()
+
+
+def _activation_name(layer, where):
+    act = layer.activation
+    if act is torch.nn.functional.relu or isinstance(act, nn.ReLU):
+        return "relu"
+    if act is torch.nn.functional.gelu or (isinstance(act, nn.GELU) and act.approximate == "none"):
+        return "gelu"
+    raise ValueError(f"{where}: activation {act!r} is not supported (relu or exact gelu)")
+
+
+def inspect_encoder(module, context_length=None):
+    """Find the parts of a causal nn.TransformerEncoder LM -> (config, tensors [name -> float32
+    tensor], in file order). Parts are found by type through named_modules(): exactly one
+    nn.TransformerEncoder, one nn.Linear outside it (the head), the token nn.Embedding, and
+    optionally positions: a second nn.Embedding (learned) or a module holding a buffer `pe`
+    (sinusoidal table, see _table_of). ValueError for anything argen cannot run."""
+    encs = _find(module, (nn.TransformerEncoder,))
+    if len(encs) != 1:
+        raise ValueError(f"expected one nn.TransformerEncoder, found {[n for n, _ in encs]}")
+    enc_name, enc = encs[0]
+    if enc_name == "":
+        raise ValueError("the module itself is the encoder; wrap it with an embedding and a head")
+    layers = list(enc.layers)
+    if not layers:
+        raise ValueError(f"{enc_name}: no layers")
+    first = layers[0]
+    if not isinstance(first, nn.TransformerEncoderLayer):
+        raise ValueError(f"{enc_name}.layers.0 is a {type(first).__name__}, not nn.TransformerEncoderLayer")
+    D, H = first.self_attn.embed_dim, first.self_attn.num_heads
+    F = first.linear1.out_features
+    cfg_of = lambda l: (type(l), l.self_attn.embed_dim, l.self_attn.num_heads,  # noqa: E731
+                        l.linear1.out_features, l.norm1.eps, l.norm_first, _activation_name(l, enc_name))
+    for i, l in enumerate(layers):
+        where = f"{enc_name}.layers.{i}"
+        if cfg_of(l) != cfg_of(first):
+            raise ValueError(f"{where} differs from layer 0 (argen needs identical layers)")
+        a = l.self_attn
+        if not a._qkv_same_embed_dim or a.in_proj_bias is None or a.bias_k is not None or a.add_zero_attn:
+            raise ValueError(f"{where}.self_attn: argen needs fused in_proj with biases, no bias_k/bias_v, "
+                             "no add_zero_attn")
+        if l.norm1.eps != l.norm2.eps or not l.norm1.elementwise_affine or not l.norm2.elementwise_affine:
+            raise ValueError(f"{where}: norm1/norm2 must be affine LayerNorms with the same eps")
+    if D % H:
+        raise ValueError(f"nhead={H} does not divide d_model={D}")
+    final = enc.norm
+    if final is not None and (not isinstance(final, nn.LayerNorm) or final.normalized_shape != (D,)
+                              or not final.elementwise_affine):
+        raise ValueError(f"{enc_name}.norm must be an affine nn.LayerNorm(d_model)")
+    if final is not None and final.eps != first.norm1.eps:
+        raise ValueError(f"{enc_name}.norm.eps={final.eps} differs from the layers' eps {first.norm1.eps}")
+
+    heads = [(n, m) for n, m in _find(module, (nn.Linear,)) if not _under(n, enc_name)]
+    if len(heads) != 1:
+        raise ValueError("expected exactly one nn.Linear outside the encoder (the head d_model -> vocab); "
+                         f"found {[n for n, _ in heads]}")
+    head_name, head = heads[0]
+    if head.in_features != D:
+        raise ValueError(f"head {head_name}.in_features={head.in_features} != d_model={D}")
+    V = head.out_features
+    embs = [(n, m) for n, m in _find(module, (nn.Embedding,)) if not _under(n, enc_name)]
+    for n, m in embs:
+        if m.max_norm is not None:
+            raise ValueError(f"{n}: nn.Embedding(max_norm=...) is not supported")
+        if m.embedding_dim != D:
+            raise ValueError(f"{n}.embedding_dim={m.embedding_dim} != d_model={D}")
+    tables = [(n, t) for n, m in module.named_modules() if not _under(n, enc_name)
+              for t in [_table_of(m, D)] if t is not None]
+    tok = [(n, m) for n, m in embs if m.num_embeddings == V]
+    if len(embs) == 2 and len(tok) == 2:  # vocab_size == context_length: the name decides
+        tok = [(n, m) for n, m in embs if "pos" not in n.rsplit(".", 1)[-1].lower()]
+    if len(tok) != 1 or len(embs) > 2:
+        raise ValueError(f"cannot tell the token embedding (num_embeddings == vocab_size {V}) among "
+                         f"{[n for n, _ in embs]}")
+    emb_name, _ = tok[0]
+    pos_embs = [(n, m) for n, m in embs if n != emb_name]
+    if pos_embs and tables:
+        raise ValueError(f"both learned positions {pos_embs[0][0]} and a position table {tables[0][0]}.pe")
+    if len(tables) > 1:
+        raise ValueError(f"more than one position table: {[n + '.pe' for n, _ in tables]}")
+    sd = module.state_dict()
+    tensors = {f"{emb_name}.weight": sd[f"{emb_name}.weight"]}
+    names = {"embedding": emb_name}
+    if pos_embs:
+        pos_name, pos = pos_embs[0]
+        positions, T = "learned", pos.num_embeddings
+        if context_length is not None and context_length != T:
+            raise ValueError(f"context_length={context_length} != {pos_name}.num_embeddings={T}")
+        names["positions"] = pos_name
+        tensors[f"{pos_name}.weight"] = sd[f"{pos_name}.weight"]
+    elif tables:
+        pos_name, table = tables[0]
+        positions, T = "sinusoidal", table.shape[0]
+        if context_length is not None:
+            if context_length > T:
+                raise ValueError(f"context_length={context_length} > the {T} rows of {pos_name}.pe")
+            T, table = context_length, table[:context_length]
+        names["positions"] = pos_name
+        tensors[f"{pos_name}.pe"] = table
+    else:
+        if context_length is None:
+            raise ValueError("the module has no positions (no position nn.Embedding or `pe` table): "
+                             "pass context_length= to export")
+        positions, T = "none", int(context_length)
+    names["encoder"] = enc_name
+    names["head"] = head_name
+    p = enc_name + ".layers."
+    for i in range(len(layers)):
+        for k in ("self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
+                  "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight",
+                  "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"):
+            tensors[f"{p}{i}.{k}"] = sd[f"{p}{i}.{k}"]
+    if final is not None:
+        tensors[f"{enc_name}.norm.weight"] = sd[f"{enc_name}.norm.weight"]
+        tensors[f"{enc_name}.norm.bias"] = sd[f"{enc_name}.norm.bias"]
+    tensors[f"{head_name}.weight"] = sd[f"{head_name}.weight"]
+    if head.bias is not None:
+        tensors[f"{head_name}.bias"] = sd[f"{head_name}.bias"]
+    config = {"vocab_size": V, "d_model": D, "nhead": H, "num_layers": len(layers),
+              "dim_feedforward": F, "context_length": int(T), "layer_norm_eps": float(first.norm1.eps),
+              "norm_first": bool(first.norm_first), "activation": _activation_name(first, enc_name),
+              "positions": positions, "embed_scale": False, "final_norm": final is not None,
+              "head_bias": head.bias is not None, "names": names}
+    out = {}
+    for k, t in tensors.items():
+        t = t.detach().cpu().float().contiguous()
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{k}: contains NaN or Inf")
+        out[k] = t
+    return config, out
+
+
+def encoder_shapes(config):
+    """Tensor name -> shape that argen requires for an arch "transformer" config."""
+    V, D, F, T = config["vocab_size"], config["d_model"], config["dim_feedforward"], config["context_length"]
+    n = config["names"]
+    shapes = {f"{n['embedding']}.weight": [V, D]}
+    if config["positions"] == "learned":
+        shapes[f"{n['positions']}.weight"] = [T, D]
+    elif config["positions"] == "sinusoidal":
+        shapes[f"{n['positions']}.pe"] = [T, D]
+    for i in range(config["num_layers"]):
+        p = f"{n['encoder']}.layers.{i}."
+        for k, s in (("self_attn.in_proj_weight", [3 * D, D]), ("self_attn.in_proj_bias", [3 * D]),
+                     ("self_attn.out_proj.weight", [D, D]), ("self_attn.out_proj.bias", [D]),
+                     ("linear1.weight", [F, D]), ("linear1.bias", [F]), ("linear2.weight", [D, F]),
+                     ("linear2.bias", [D]), ("norm1.weight", [D]), ("norm1.bias", [D]),
+                     ("norm2.weight", [D]), ("norm2.bias", [D])):
+            shapes[p + k] = s
+    if config["final_norm"]:
+        shapes[f"{n['encoder']}.norm.weight"] = [D]
+        shapes[f"{n['encoder']}.norm.bias"] = [D]
+    shapes[f"{n['head']}.weight"] = [V, D]
+    if config["head_bias"]:
+        shapes[f"{n['head']}.bias"] = [V]
+    return shapes
+
+
+def _encoder_reference(config, tensors):
+    """models/encoder_lm.CausalTransformerLM holding the exported tensors (eval mode)."""
+    from encoder_lm import CausalTransformerLM
+    ref = CausalTransformerLM(**{k: config[k] for k in CausalTransformerLM.argen_config_keys})
+    n = config["names"]
+    sd = {}
+    for name, t in tensors.items():
+        for part, new in (("embedding", "embed"), ("positions", "pos"), ("encoder", "encoder"),
+                          ("head", "head")):
+            if part in n and name.startswith(n[part] + "."):
+                sd[new + name[len(n[part]):]] = t
+                break
+    if config["positions"] == "sinusoidal":
+        sd["pos.pe"] = sd["pos.pe"].reshape(1, config["context_length"], config["d_model"])
+    ref.load_state_dict(sd)
+    return ref.eval()
+
+
+def _encoder_user_outputs(module, tokens):
+    """The module's logits [B, T, V] for tokens [B, T], trying the usual signatures: batch-first
+    or time-major ids, with or without an explicit causal src_mask. Yields each candidate."""
+    from encoder_lm import causal_mask
+    B, T = tokens.shape
+    for ids, time_major in ((tokens, False), (tokens.t().contiguous(), True)):
+        for args in ((ids,), (ids, causal_mask(T))):
+            try:
+                out = module(*args)
+            except Exception:  # noqa: BLE001 - unknown user signature
+                continue
+            if isinstance(out, (tuple, list)) and out:
+                out = out[0]
+            if not torch.is_tensor(out) or out.dim() != 3:
+                continue
+            if time_major and out.shape[:2] == (T, B):
+                yield out.transpose(0, 1)
+            elif not time_major and out.shape[:2] == (B, T):
+                yield out
+
+
+def verify_encoder(module, config, tensors, embed_scale=None, seed=0, length=9, atol=1e-4):
+    """Run the module's forward and the reference forward of the exported tensors; pick
+    embed_scale (when None: the one that matches). -> embed_scale, or ValueError."""
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, config["vocab_size"], (2, min(length, config["context_length"])), generator=g)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            outs = list(_encoder_user_outputs(module, tokens))
+            if not outs:
+                raise ValueError("could not call the module's forward with tokens [B, T] or [T, B] "
+                                 "(optionally plus a causal mask); pass verify=False and embed_scale=")
+            best = None
+            for scale in ([embed_scale] if embed_scale is not None else [False, True]):
+                want = _encoder_reference(dict(config, embed_scale=scale), tensors)(tokens)
+                for got in outs:
+                    err = (got.float() - want).abs().max().item() / max(1.0, want.abs().max().item())
+                    if best is None or err < best[0]:
+                        best = (err, scale)
+    finally:
+        module.train(was_training)
+    if not best[0] <= atol:
+        raise ValueError("the module's forward differs from embedding (* sqrt(d_model)) + positions -> "
+                         f"causal nn.TransformerEncoder -> linear (relative max |diff| {best[0]:.3g}): "
+                         "does it use a causal mask, and nothing else?")
+    return best[1]
+
+
 # ----------------------------------------------------------------------------- tokenizers
 
 def normalize_tokenizer(tokenizer, vocab_size):
@@ -370,7 +616,8 @@ def verify_forward(module, arch, config, tensors, seed=0, length=9, atol=1e-4):
 
 
 def export(module, path, tokenizer="bytes", dtype="float32", name=None, description=None,
-           trained_on=None, license=None, verify=True, extra_metadata=None):
+           trained_on=None, license=None, verify=True, extra_metadata=None, context_length=None,
+           embed_scale=None):
     """Write `module` as an argen/1 .safetensors file at `path`; returns the metadata dict.
 
     tokenizer: 'bytes', a list (or string) of single characters, or a dict
@@ -378,10 +625,30 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
     dtype:     'float32' | 'float16' | 'bfloat16' (storage type of every tensor).
     verify:    also run the module's own forward (if it accepts tokens[B,T]) and check that
                argen's computation gives the same logits; raises ValueError if not.
+    context_length, embed_scale: arch "transformer" only (see inspect_encoder): the context
+               of a module without positions (a sinusoidal table may also be cut to it;
+               default: the module's int attribute `context_length`, if any), and
+               whether the token embedding is multiplied by sqrt(d_model) (None: the module's
+               `embed_scale` attribute if it is a bool, else whichever matches its forward).
     """
     dtype = _DTYPE_ALIASES.get(str(dtype).replace("torch.", ""))
     if dtype is None:
         raise ValueError("dtype must be float32, float16 or bfloat16")
+    if _find(module, (nn.TransformerEncoder,)):
+        if context_length is None and type(getattr(module, "context_length", None)) is int:
+            context_length = module.context_length  # CausalTransformerLM carries it
+        config, tensors = inspect_encoder(module, context_length)
+        if embed_scale is None and isinstance(getattr(module, "embed_scale", None), bool):
+            embed_scale = module.embed_scale
+        if verify:
+            embed_scale = verify_encoder(module, config, tensors, embed_scale)
+        elif embed_scale is None:
+            raise ValueError("verify=False: pass embed_scale=True/False (is the token embedding "
+                             "multiplied by sqrt(d_model)?)")
+        config["embed_scale"] = bool(embed_scale)
+        tok = normalize_tokenizer(tokenizer, config["vocab_size"])
+        return _write(path, "transformer", config, {k: t.numpy() for k, t in tensors.items()}, tok,
+                      dtype, name, description, trained_on, license, extra_metadata)
     if transformer_arch(module):
         arch, config, shapes = inspect_transformer(module)
         sd = module.state_dict()
@@ -541,6 +808,10 @@ def main(argv=None):
     p.add_argument("--trained-on")
     p.add_argument("--license")
     p.add_argument("--no-verify", action="store_true", help="skip the forward() logits check")
+    p.add_argument("--context-length", type=int, default=None,
+                   help="arch transformer without positions: the context length to record")
+    p.add_argument("--embed-scale", choices=("true", "false"), default=None,
+                   help="arch transformer: token embedding times sqrt(d_model) (default: detected)")
     a = p.parse_args(argv)
 
     module, info = _load_checkpoint(a.checkpoint, a.module, json.loads(a.kwargs))
@@ -552,7 +823,8 @@ def main(argv=None):
     else:
         tok = info.get("tokenizer", "bytes")
     if a.bos is not None:
-        vocab = (module.config() if transformer_arch(module) else inspect_module(module)[1])["vocab_size"]
+        vocab = (inspect_encoder(module, a.context_length)[0] if _find(module, (nn.TransformerEncoder,))
+                 else module.config() if transformer_arch(module) else inspect_module(module)[1])["vocab_size"]
         tok = dict(normalize_tokenizer(tok, vocab), bos=a.bos)
     meta = dict(info.get("metadata", {}))
     for k in ("name", "description", "trained_on", "license"):
@@ -560,11 +832,15 @@ def main(argv=None):
         if v is not None:
             meta[k] = v
     m = export(module, a.output, tokenizer=tok, dtype=a.dtype, verify=not a.no_verify,
+               context_length=a.context_length,
+               embed_scale=None if a.embed_scale is None else a.embed_scale == "true",
                name=meta.pop("name", None), description=meta.pop("description", None),
                trained_on=meta.pop("trained_on", None), license=meta.pop("license", None))
     size = os.path.getsize(a.output)
-    shapes_of = transformer_shapes if m["arch"] in ("gpt", "llama") else expected_shapes
-    n_params = sum(int(np.prod(s)) for s in shapes_of(m["arch"], json.loads(m["config"])).values())
+    cfg = json.loads(m["config"])
+    shapes = (encoder_shapes(cfg) if m["arch"] == "transformer" else
+              (transformer_shapes if m["arch"] in ("gpt", "llama") else expected_shapes)(m["arch"], cfg))
+    n_params = sum(int(np.prod(s)) for s in shapes.values())
     print(f"wrote {a.output}: arch={m['arch']} params={n_params} bytes={size} dtype={a.dtype}")
     print(f"config={m['config']}")
 

@@ -22,6 +22,7 @@ import safetensors_io as st  # noqa: E402
 from argen_models import RecurrentLM  # noqa: E402
 from export import export, inspect_module, round_trip_dtype  # noqa: E402
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
+from encoder_lm import CausalTransformerLM, PositionalEncoding, causal_mask  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
 CHECKS = []
@@ -397,6 +398,151 @@ def transformer_rejects():
     raises(lambda: export(GPT(20, 8, 1, 2, context_length=4), path("x.safetensors")), "256")
 
 
+ENCODERS = [
+    lambda: CausalTransformerLM(20, 24, 3, 2, 40, context_length=12),
+    lambda: CausalTransformerLM(256, 20, 4, 2, 36, context_length=11, norm_first=True, activation="gelu",
+                                positions="sinusoidal", embed_scale=True, final_norm=True),
+    lambda: CausalTransformerLM(20, 18, 2, 3, 30, context_length=10, positions="none", head_bias=False,
+                                layer_norm_eps=1e-3),
+]
+
+
+def _check_encoder_file(m, p, tokens_fn, T):
+    """torch forward of the module == independent numpy stepping of the written file."""
+    tokens = torch.randint(0, 20, (T,), generator=torch.Generator().manual_seed(T))
+    with torch.no_grad():
+        want = tokens_fn(m.eval(), tokens).double().numpy()
+    got = numpy_step_logits(p, tokens.tolist())
+    err = np.abs(got - want).max()
+    assert err < 2e-5 * max(1.0, np.abs(want).max()), f"torch vs numpy {err}"
+
+
+@check
+def encoder_reference_roundtrip():
+    tok_chars = [chr(0x61 + i) for i in range(20)]
+    for i, build in enumerate(ENCODERS):
+        m = _randomize(build(), 30 + i)
+        p = path(f"enc-{i}.safetensors")
+        meta = export(m, p, tokenizer="bytes" if m.head.out_features == 256 else tok_chars)
+        check_header_layout(p)
+        assert meta["arch"] == "transformer"
+        cfg = json.loads(meta["config"])
+        assert cfg["names"] == dict({"embedding": "embed", "encoder": "encoder", "head": "head"},
+                                    **({} if m.pos is None else {"positions": "pos"})), cfg["names"]
+        assert cfg["embed_scale"] == m.embed_scale and cfg["context_length"] == m.context_length
+        tensors, _ = st.load(p)
+        sd = m.state_dict()
+        for k, v in tensors.items():
+            want = sd[k].float().numpy()
+            if k == "pos.pe":
+                want = want.reshape(cfg["context_length"], cfg["d_model"])
+            assert np.array_equal(v, want), k
+        assert set(tensors) == set(sd), set(tensors) ^ set(sd)
+        _check_encoder_file(m, p, lambda mod, t: mod(t[None])[0], cfg["context_length"])
+    cfg1 = json.loads(st.load(path("enc-1.safetensors"))[1]["config"])
+    assert (cfg1["positions"], cfg1["norm_first"], cfg1["activation"], cfg1["final_norm"]) == (
+        "sinusoidal", True, "gelu", True)
+    cfg2 = json.loads(st.load(path("enc-2.safetensors"))[1]["config"])
+    assert (cfg2["positions"], cfg2["head_bias"], cfg2["layer_norm_eps"], cfg2["num_layers"]) == (
+        "none", False, 1e-3, 3)
+
+
+class TutorialLM(nn.Module):
+    """The PyTorch tutorial's shape: time-major ids, mask passed in, embedding * sqrt(d), a
+    PositionalEncoding whose pe is [max_len, 1, D], and its attribute names."""
+
+    def __init__(self, ntoken, d_model, nhead, d_hid, nlayers, max_len=5000):
+        super().__init__()
+        self.pos_encoder = nn.Module()
+        pe = PositionalEncoding(d_model, max_len).pe  # [1, max_len, D]
+        self.pos_encoder.register_buffer("pe", pe.transpose(0, 1).contiguous())  # [max_len, 1, D]
+        self.transformer_encoder = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(d_model, nhead, d_hid, 0.5), nlayers, enable_nested_tensor=False)
+        self.encoder = nn.Embedding(ntoken, d_model)
+        self.d_model = d_model
+        self.decoder = nn.Linear(d_model, ntoken)
+
+    def forward(self, src, src_mask):  # [T, B] -> [T, B, V]
+        x = self.encoder(src) * self.d_model ** 0.5 + self.pos_encoder.pe[:src.size(0)]
+        return self.decoder(self.transformer_encoder(x, src_mask))
+
+
+class UserBatchFirstLM(nn.Module):
+    """Other names, nested, nn.GELU() activation object, pre-norm, final norm, learned positions
+    called `wpe`, a tied head (one Parameter under two names), the mask made inside."""
+
+    def __init__(self, V=20, D=16, T=9):
+        super().__init__()
+        self.emb = nn.ModuleDict({"tok": nn.Embedding(V, D), "wpe": nn.Embedding(T, D)})
+        layer = nn.TransformerEncoderLayer(D, 2, 24, 0.1, activation=nn.GELU(), batch_first=True,
+                                           norm_first=True)
+        self.body = nn.Sequential(nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(D)))
+        self.lm_head = nn.Linear(D, V, bias=False)
+        self.lm_head.weight = self.emb["tok"].weight
+
+    def forward(self, ids):
+        T = ids.shape[1]
+        x = self.emb["tok"](ids) + self.emb["wpe"](torch.arange(T))
+        return self.lm_head(self.body[0](x, mask=causal_mask(T)))
+
+
+@check
+def encoder_user_modules():
+    chars = [chr(0x61 + i) for i in range(20)]
+    m = _randomize(TutorialLM(20, 12, 2, 20, 2, max_len=50), 40)
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=chars, verify=False), "embed_scale")
+    meta = export(m, path("tut.safetensors"), tokenizer=chars, context_length=14)
+    cfg = json.loads(meta["config"])
+    assert cfg["names"] == {"embedding": "encoder", "positions": "pos_encoder",
+                            "encoder": "transformer_encoder", "head": "decoder"}, cfg["names"]
+    assert (cfg["embed_scale"], cfg["positions"], cfg["context_length"], cfg["norm_first"]) == (
+        True, "sinusoidal", 14, False)
+    assert st.load(path("tut.safetensors"))[0]["pos_encoder.pe"].shape == (14, 12)
+    _check_encoder_file(m, path("tut.safetensors"),
+                        lambda mod, t: mod(t[:, None], causal_mask(len(t)))[:, 0], 14)
+    # the whole 50-row table when no context_length is given
+    assert json.loads(export(m, path("tut50.safetensors"), tokenizer=chars)["config"])["context_length"] == 50
+
+    u = _randomize(UserBatchFirstLM(), 41)
+    meta = export(u, path("user.safetensors"), tokenizer=chars)
+    cfg = json.loads(meta["config"])
+    assert cfg["names"] == {"embedding": "emb.tok", "positions": "emb.wpe", "encoder": "body.0",
+                            "head": "lm_head"}, cfg["names"]
+    assert (cfg["activation"], cfg["norm_first"], cfg["final_norm"], cfg["head_bias"], cfg["embed_scale"]) == (
+        "gelu", True, True, False, False)
+    _check_encoder_file(u, path("user.safetensors"), lambda mod, t: mod(t[None])[0], 9)
+
+
+@check
+def encoder_rejects():
+    chars = [chr(0x61 + i) for i in range(20)]
+    out = path("x.safetensors")
+    nopos = CausalTransformerLM(20, 8, 2, 1, 16, context_length=6, positions="none")
+    del nopos.context_length  # a user module without the attribute
+    raises(lambda: export(nopos, out, tokenizer=chars), "context_length=")
+
+    class NoMask(CausalTransformerLM):
+        def forward(self, tokens):
+            return self.head(self.encoder(self.embed(tokens) + self.pos(torch.arange(tokens.shape[1]))))
+
+    raises(lambda: export(_randomize(NoMask(20, 8, 2, 1, 16, context_length=6), 1), out, tokenizer=chars),
+           "differs", "causal mask")
+    custom = CausalTransformerLM(20, 8, 2, 1, 16, context_length=6, activation=torch.tanh)
+    raises(lambda: export(custom, out, tokenizer=chars), "activation", "not supported")
+    learned = CausalTransformerLM(20, 8, 2, 1, 16, context_length=6)
+    raises(lambda: export(learned, out, tokenizer=chars, context_length=7), "context_length=7", "num_embeddings=6")
+    two = nn.Module()
+    two.a, two.b = learned, CausalTransformerLM(20, 8, 2, 1, 16, context_length=6)
+    raises(lambda: export(two, out, tokenizer=chars), "one nn.TransformerEncoder")
+    extra = CausalTransformerLM(20, 8, 2, 1, 16, context_length=6)
+    extra.proj = nn.Linear(8, 8)
+    raises(lambda: export(extra, out, tokenizer=chars), "exactly one nn.Linear outside the encoder")
+    mixed = CausalTransformerLM(20, 8, 2, 2, 16, context_length=6)
+    mixed.encoder.layers[1].norm_first = True
+    raises(lambda: export(mixed, out, tokenizer=chars), "layers.1 differs")
+    raises(lambda: export(learned, out, tokenizer="bytes"), "256")
+
+
 @check
 def reader_validates():
     p = path("ref-lstm-8.safetensors")
@@ -518,6 +664,59 @@ def numpy_transformer_logits(tensors, cfg, arch, tokens):
     return np.array(out)
 
 
+def numpy_encoder_logits(tensors, cfg, tokens):
+    """Independent float64 numpy arch "transformer" (nn.TransformerEncoder LM), one token at a
+    time with a KV cache, from the file's tensors and config (names included). Logits [T, V]."""
+    from math import erf
+    t = {k: v.astype(np.float64) for k, v in tensors.items()}
+    n, D, H, L = cfg["names"], cfg["d_model"], cfg["nhead"], cfg["num_layers"]
+    hd, eps = D // H, cfg["layer_norm_eps"]
+    act = ((lambda x: np.maximum(x, 0)) if cfg["activation"] == "relu"
+           else np.vectorize(lambda x: 0.5 * x * (1 + erf(x / np.sqrt(2)))))
+
+    def ln(x, p):
+        c = x - x.mean()
+        return c / np.sqrt((c * c).mean() + eps) * t[p + ".weight"] + t[p + ".bias"]
+
+    pos_table = {"learned": ".weight", "sinusoidal": ".pe"}.get(cfg["positions"])
+    kc, vc, out = [[] for _ in range(L)], [[] for _ in range(L)], []
+    for pos, tok in enumerate(tokens):
+        x = t[n["embedding"] + ".weight"][tok] * (np.sqrt(D) if cfg["embed_scale"] else 1.0)
+        if pos_table:
+            x = x + t[n["positions"] + pos_table][pos]
+        for i in range(L):
+            p = f"{n['encoder']}.layers.{i}."
+
+            def sa(h):
+                qkv = t[p + "self_attn.in_proj_weight"] @ h + t[p + "self_attn.in_proj_bias"]
+                q, k, v = (qkv[j * D:(j + 1) * D].reshape(H, hd) for j in range(3))
+                kc[i].append(k)
+                vc[i].append(v)
+                K, V = np.array(kc[i]), np.array(vc[i])
+                y = np.empty((H, hd))
+                for hh in range(H):
+                    s_ = K[:, hh] @ q[hh] / np.sqrt(hd)
+                    w = np.exp(s_ - s_.max())
+                    y[hh] = (w / w.sum()) @ V[:, hh]
+                return t[p + "self_attn.out_proj.weight"] @ y.reshape(D) + t[p + "self_attn.out_proj.bias"]
+
+            def ff(h):
+                f = act(t[p + "linear1.weight"] @ h + t[p + "linear1.bias"])
+                return t[p + "linear2.weight"] @ f + t[p + "linear2.bias"]
+
+            if cfg["norm_first"]:
+                x = x + sa(ln(x, p + "norm1"))
+                x = x + ff(ln(x, p + "norm2"))
+            else:
+                x = ln(x + sa(x), p + "norm1")
+                x = ln(x + ff(x), p + "norm2")
+        if cfg["final_norm"]:
+            x = ln(x, n["encoder"] + ".norm")
+        y = t[n["head"] + ".weight"] @ x
+        out.append(y + t[n["head"] + ".bias"] if cfg["head_bias"] else y)
+    return np.array(out)
+
+
 def numpy_step_logits(path, tokens):
     """Independent float64 numpy implementation that reads only the file (tensors, config,
     names): what the C++ side must compute. Returns logits [T, V]."""
@@ -525,6 +724,8 @@ def numpy_step_logits(path, tokens):
     cfg, arch = json.loads(meta["config"]), meta["arch"]
     if arch in ("gpt", "llama"):
         return numpy_transformer_logits(tensors, cfg, arch, tokens)
+    if arch == "transformer":
+        return numpy_encoder_logits(tensors, cfg, tokens)
     n, H, L, V = cfg["names"], cfg["hidden_size"], cfg["num_layers"], cfg["vocab_size"]
     t = {k: v.astype(np.float64) for k, v in tensors.items()}
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
