@@ -6,7 +6,7 @@
 For each case: <name>.safetensors (an argen/1 model with small random weights, exported
 with models/export.py; the llama2c case is written as llama2.c files and converted by
 models/llama2c_convert.py) and <name>.json:
-    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama",
+    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama"|"transformer",
      "tokens": [ids], "logits": [[V floats], ...]}
 logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state
 (transformers: row i of one causal forward pass over all the tokens),
@@ -22,6 +22,7 @@ Deterministic: every case has its own seed; rerunning rewrites identical bytes.
 import argparse
 import filecmp
 import json
+import math
 import os
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from export import export, round_trip_dtype, transformer_arch  # noqa: E402
 import llama2c_convert  # noqa: E402
 from test_llama2c import reference_encode  # noqa: E402  (run.c's encode, in Python)
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
+from encoder_lm import CausalTransformerLM, causal_mask  # noqa: E402  (models/encoder_lm.py)
 
 # llama2c_convert.sample_vocab(): the llama2.c case's sentencepiece-like vocabulary (pieces, scores).
 LLAMA2C_VOCAB = llama2c_convert.sample_vocab()
@@ -73,6 +75,43 @@ class NestedOneHotRNN(nn.Module):
     def forward(self, x):
         h, _ = self.net["core"](nn.functional.one_hot(x, self.ntoken).float())
         return self.net["out"](h)
+
+
+class TutorialPositionalEncoding(nn.Module):
+    """The PyTorch tutorial's PositionalEncoding, time-major: pe is [max_len, 1, D]."""
+
+    def __init__(self, d_model, dropout=0.1, max_len=5000):
+        super().__init__()
+        self.dropout = nn.Dropout(p=dropout)
+        position = torch.arange(max_len).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(max_len, 1, d_model)
+        pe[:, 0, 0::2] = torch.sin(position * div_term)
+        pe[:, 0, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, x):  # [T, B, D]
+        return self.dropout(x + self.pe[:x.size(0)])
+
+
+class TutorialTransformer(nn.Module):
+    """A user's module as the PyTorch word-language-model tutorial writes it: its own attribute
+    names (encoder is the embedding, transformer_encoder the stack, decoder the head), time-major
+    ids [T, B], the causal mask passed in, embedding scaled by sqrt(d_model), post-norm."""
+    time_major = True
+
+    def __init__(self, ntoken, d_model, nhead, d_hid, nlayers, max_len, dropout=0.5):
+        super().__init__()
+        self.pos_encoder = TutorialPositionalEncoding(d_model, dropout, max_len)
+        layers = nn.TransformerEncoderLayer(d_model, nhead, d_hid, dropout)
+        self.transformer_encoder = nn.TransformerEncoder(layers, nlayers, enable_nested_tensor=False)
+        self.encoder = nn.Embedding(ntoken, d_model)
+        self.d_model = d_model
+        self.decoder = nn.Linear(d_model, ntoken)
+
+    def forward(self, src, src_mask):  # [T, B] -> [T, B, V]
+        src = self.encoder(src) * math.sqrt(self.d_model)
+        return self.decoder(self.transformer_encoder(self.pos_encoder(src), src_mask))
 
 
 # name, builder, tokenizer, text for the tokens, storage dtype, seed
@@ -129,6 +168,24 @@ CASES = [
     ("llama2c_stories_bpe_d24_h4_kv2_l2",
      lambda: Llama(len(LLAMA2C_VOCAB[0]), 24, 2, 4, context_length=16, n_kv_heads=2, hidden_dim=40, tied=True),
      "llama2c", "Once upon a time, Lily", "float32"),
+    # arch "transformer" (models/encoder_lm.py and a tutorial-style user module)
+    ("transformer_post_relu_learned_chars_d24_h3_l2",
+     lambda: CausalTransformerLM(20, 24, 3, 2, 40, context_length=14), "chars", "\nle café noir", "float32"),
+    ("transformer_pre_gelu_sin_scaled_final_bytes_d20_h4_l2",
+     lambda: CausalTransformerLM(256, 20, 4, 2, 36, context_length=13, norm_first=True, activation="gelu",
+                                 positions="sinusoidal", embed_scale=True, final_norm=True),
+     "bytes", "Héllo, enc!", "float32"),
+    ("transformer_post_gelu_nopos_final_nohb_chars_d18_h2_l3",
+     lambda: CausalTransformerLM(20, 18, 2, 3, 30, context_length=16, activation="gelu", positions="none",
+                                 final_norm=True, head_bias=False), "chars", "\nsans tour ici", "float32"),
+    ("transformer_pre_relu_learned_scaled_eps1e-3_chars_d16_h4_l1",
+     lambda: CausalTransformerLM(20, 16, 4, 1, 27, context_length=12, norm_first=True, layer_norm_eps=1e-3,
+                                 embed_scale=True), "chars", "\nun, des...", "float32"),
+    ("transformer_usernames_tutorial_chars_d20_h2_l2",
+     lambda: TutorialTransformer(20, 20, 2, 34, 2, max_len=15), "chars", "\ntout le monde", "float32"),
+    ("transformer_pre_gelu_sin_final_chars_d24_h2_l2_f16",
+     lambda: CausalTransformerLM(20, 24, 2, 2, 44, context_length=13, norm_first=True, activation="gelu",
+                                 positions="sinusoidal", final_norm=True), "chars", "\nla fin, ici", "float16"),
 ]
 
 
@@ -144,7 +201,7 @@ def encode(text, tok):
 def init_weights(module, seed):
     """Small random weights, scaled so that activations and logits are O(1)."""
     g = torch.Generator().manual_seed(seed)
-    if transformer_arch(module):
+    if transformer_arch(module) or any(isinstance(m, nn.TransformerEncoder) for m in module.modules()):
         return init_transformer_weights(module, g)
     with torch.no_grad():
         for name, p in module.named_parameters():
@@ -191,7 +248,10 @@ def _one_hot(module):
 def golden_logits(module, tokens):
     module.eval()
     with torch.no_grad():
-        out = module(torch.tensor([tokens]))
+        if getattr(module, "time_major", False):  # TutorialTransformer: ids [T, 1], the mask passed in
+            out = module(torch.tensor([tokens]).t(), causal_mask(len(tokens))).transpose(0, 1)
+        else:
+            out = module(torch.tensor([tokens]))
     if isinstance(out, tuple):
         out = out[0]
     return out[0].float()
@@ -244,7 +304,9 @@ def generate(outdir, verbose=True):
         names.append(name)
         if verbose:
             cfg = json.loads(meta["config"])
-            if meta["arch"] in ("gpt", "llama"):
+            if meta["arch"] == "transformer":
+                sizes = f"D={cfg['d_model']:2d} H={cfg['nhead']} L={cfg['num_layers']}"
+            elif meta["arch"] in ("gpt", "llama"):
                 sizes = (f"D={cfg['dim']:2d} H={cfg['n_heads']}/{cfg.get('n_kv_heads', cfg['n_heads'])} "
                          f"L={cfg['n_layers']}")
             else:
