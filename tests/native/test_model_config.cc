@@ -1,0 +1,100 @@
+// Bad configs of a valid model file give a specific error at load, and misuse a specific error
+// at run time: a golden arch "transformer" file with its config (or tensors) edited.
+#include <fstream>
+#include <functional>
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model_file.h"
+#include "models/model.h"
+#include "test_util.h"
+
+using namespace argen;
+using test::expect_error;
+
+namespace {
+
+const std::string kGolden = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/transformer_post_relu_learned_chars_d24_h3_l2.safetensors";
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+// The golden file with `edit` applied to its config (and `header_edit` to the whole header, tensor
+// entries included), header order kept and padded to 8 bytes so the data stays aligned.
+std::shared_ptr<ModelFile> edited(const std::function<void(nlohmann::ordered_json&)>& edit,
+                                  const std::function<void(nlohmann::ordered_json&)>& header_edit = nullptr) {
+  std::vector<uint8_t> v = read_file(kGolden);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(v[i]) << (8 * i);
+  auto header = nlohmann::ordered_json::parse(v.begin() + 8, v.begin() + 8 + n);
+  auto config = nlohmann::ordered_json::parse(header["__metadata__"]["config"].get<std::string>());
+  edit(config);
+  header["__metadata__"]["config"] = config.dump();
+  if (header_edit) header_edit(header);
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::vector<uint8_t> out(8);
+  for (int i = 0; i < 8; ++i) out[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
+  out.insert(out.end(), h.begin(), h.end());
+  out.insert(out.end(), v.begin() + 8 + n, v.end());
+  return ModelFile::from_bytes(Bytes::from_vector(std::move(out)), "edited.safetensors");
+}
+
+void load_fails(const std::function<void(nlohmann::ordered_json&)>& edit, std::initializer_list<std::string> parts) {
+  auto f = edited(edit);
+  expect_error([&] { create_model(f); }, parts);
+}
+
+}  // namespace
+
+TEST_CASE("transformer: the unedited golden file loads (the edit helper keeps it valid)") {
+  auto m = create_model(edited([](auto&) {}));
+  CHECK(m->info().arch == "transformer");
+  CHECK(m->info().vocab_size == 20);
+  CHECK(m->info().context_length == 14);
+  CHECK(m->info().attention_layers == 2);
+  CHECK(m->info().attention_heads == 3);
+}
+
+TEST_CASE("transformer: bad configs name the key and the problem") {
+  load_fails([](auto& c) { c["nhead"] = 5; }, {"nhead 5 does not divide d_model 24"});
+  load_fails([](auto& c) { c["num_layers"] = 0; }, {"config key 'num_layers' is 0", "expected 1.."});
+  load_fails([](auto& c) { c["nhead"] = 0; }, {"config key 'nhead' is 0"});
+  load_fails([](auto& c) { c.erase("d_model"); }, {"config key 'd_model' is missing"});
+  load_fails([](auto& c) { c["activation"] = "swish"; }, {"'activation' is 'swish'", "'relu' or 'gelu'"});
+  load_fails([](auto& c) { c["positions"] = "rope"; }, {"'positions' is 'rope'", "'learned', 'sinusoidal' or 'none'"});
+  load_fails([](auto& c) { c["layer_norm_eps"] = -1; }, {"'layer_norm_eps' must be a positive number"});
+  load_fails([](auto& c) { c["norm_first"] = "yes"; }, {"'norm_first' must be true or false"});
+  load_fails([](auto& c) { c["names"]["encoder"] = 3; }, {"'names.encoder' must be a string"});
+}
+
+TEST_CASE("transformer: configs that disagree with the tensors name the tensor") {
+  load_fails([](auto& c) { c["final_norm"] = true; }, {"tensor 'encoder.norm.weight' is missing"});
+  load_fails([](auto& c) { c["names"]["encoder"] = "enc"; }, {"tensor 'enc.layers.0.self_attn.in_proj_weight' is missing"});
+  load_fails([](auto& c) { c["context_length"] = 15; }, {"tensor 'pos.weight' has shape [14, 24], expected [15, 24]"});
+  load_fails([](auto& c) { c["dim_feedforward"] = 41; }, {"tensor 'encoder.layers.0.linear1.weight'", "expected [41, 24]"});
+  load_fails([](auto& c) { c["positions"] = "sinusoidal"; }, {"tensor 'pos.pe' is missing"});
+  load_fails([](auto& c) { c["num_layers"] = 3; }, {"tensor 'encoder.layers.2."});
+  auto f = edited([](auto&) {}, [](auto& h) { h["head.b"] = h["head.bias"], h.erase("head.bias"); });
+  expect_error([&] { create_model(f); }, {"tensor 'head.bias' is missing"});
+}
+
+TEST_CASE("transformer: a full context and bad tokens are errors, stepped or prefilled") {
+  auto m = create_model(edited([](auto&) {}));
+  std::vector<float> logits(m->info().vocab_size);
+  auto s = m->new_state();
+  std::vector<int> prompt(15, 1);
+  expect_error([&] { m->prefill(*s, prompt.data(), prompt.size(), logits.data()); }, {"15 positions do not fit the context of 14"});
+  prompt[3] = 20;
+  expect_error([&] { m->prefill(*s, prompt.data(), 10, logits.data()); }, {"token id 20 is out of range"});
+  m->prefill(*s, prompt.data(), 3, logits.data());
+  for (int i = 3; i < 14; ++i) m->step(*s, 1, logits.data());
+  expect_error([&] { m->step(*s, 1, logits.data()); }, {"15 positions do not fit the context of 14"});
+  std::vector<float> att;
+  CHECK(m->attention(*s, 1, &att) == 14);
+  CHECK(att.size() == 3 * 14);
+}
