@@ -56,5 +56,6 @@ std::unique_ptr<Model> create_model(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_recurrent(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_transformer(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_encoder_transformer(std::shared_ptr<const ModelFile> file);  // arch transformer
+std::unique_ptr<Model> create_hybrid(std::shared_ptr<const ModelFile> file);
 
 }  // namespace argen

@@ -14,6 +14,7 @@ const std::pair<const char*, Constructor> kArchs[] = {
     {"gpt", create_transformer},
     {"llama", create_transformer},
     {"transformer", create_encoder_transformer},
+    {"hybrid", create_hybrid},
 };
 
 }  // namespace

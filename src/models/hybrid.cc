@@ -1,0 +1,284 @@
+// arch "hybrid" (models/hybrid_lm.py): nn.GRU or nn.LSTM layers over the embeddings, then
+// GPT-style pre-LayerNorm causal attention blocks (fused c_attn, biases, GELU; no positional
+// embedding: the recurrence carries order), final LayerNorm and a bias-free head.
+// The State holds the recurrent h (and c) and the attention KV cache together; the recurrence is
+// unbounded but the cache holds context_length positions.
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "models/model.h"
+#include "ops/ops.h"
+
+namespace argen {
+namespace {
+
+struct Config {
+  int V = 0, E = 0, D = 0, R = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, embedding, width,
+  bool lstm = false, gelu_tanh = false;                                  // rnn layers, blocks, heads,
+  float eps = 1e-5f;                                                     // ffn, context, head size
+};
+
+struct RnnLayer {
+  Tensor w_ih, w_hh, b_ih, b_hh;  // [G*D, in], [G*D, D], [G*D], [G*D]
+};
+
+struct Block {
+  Tensor ln1_w, ln1_b, wqkv, bqkv, wo, bo, ln2_w, ln2_b, w1, b1, w2, b2;
+};
+
+// Activations for n positions at a time (n = 1 for a step: preallocated in the state).
+struct Scratch {
+  std::vector<float> e, x, h, qkv, a, ff, gi, gh;  // [n,E] [n,D] [n,D] [n,3D] [n,D] [n,F] [n,G*D] [G*D]
+  void resize(size_t n, const Config& c) {
+    const size_t G = c.lstm ? 4 : 3;
+    e.resize(n * c.E), x.resize(n * c.D), h.resize(n * c.D), qkv.resize(n * 3 * c.D), a.resize(n * c.D);
+    ff.resize(n * c.F), gi.resize(n * G * c.D), gh.resize(G * c.D);
+  }
+};
+
+struct HybridState : State {
+  int pos = 0;
+  Scratch one;
+  std::vector<float> rh, rc;          // [R, D]: recurrent h, and c (lstm)
+  std::vector<float> att;             // [L, H, T]: attention of the newest position, per block
+  std::vector<float> kcache, vcache;  // [L, T, D]
+};
+
+class HybridLM : public Model {
+ public:
+  explicit HybridLM(std::shared_ptr<const ModelFile> f) : Model(std::move(f)) {
+    const ModelFile& mf = *file_;
+    Config& c = c_;
+    c.V = int(mf.config_int("vocab_size", 1, 1 << 24));
+    c.E = int(mf.config_int("embedding_dim", 1, 1 << 16));
+    c.D = int(mf.config_int("dim", 1, 1 << 16));
+    c.R = int(mf.config_int("rnn_layers", 1, 1024));
+    c.L = int(mf.config_int("n_layers", 1, 1024));
+    c.H = int(mf.config_int("n_heads", 1, 1024));
+    c.F = int(mf.config_int("hidden_dim", 1, 1 << 20, 4 * int64_t(c.D)));
+    c.T = int(mf.config_int("context_length", 1, 1 << 20));
+    if (c.D % c.H) throw mf.error("config: n_heads " + std::to_string(c.H) + " does not divide dim " + std::to_string(c.D));
+    c.hd = c.D / c.H;
+    const std::string rnn = mf.config_string("rnn", "");
+    if (rnn != "gru" && rnn != "lstm") throw mf.error("config key 'rnn' is '" + rnn + "', expected 'gru' or 'lstm'");
+    c.lstm = rnn == "lstm";
+    const std::string g = mf.config_string("gelu", "exact");
+    if (g != "exact" && g != "tanh") throw mf.error("config key 'gelu' is '" + g + "', expected 'exact' or 'tanh'");
+    c.gelu_tanh = g == "tanh";
+    if (mf.config().contains("norm_eps")) {
+      const auto& e = mf.config()["norm_eps"];
+      if (!e.is_number() || !(e.get<double>() > 0))
+        throw mf.error("config key 'norm_eps' must be a positive number, found " + e.dump());
+      c.eps = e.get<float>();
+    }
+    load_weights(mf);
+    info_.arch = mf.arch();
+    info_.modality = mf.modality();
+    info_.vocab_size = c.V;
+    info_.context_length = c.T;
+    info_.parameters = params_;
+    info_.attention_layers = c.L;
+    info_.attention_heads = c.H;
+    if (auto it = mf.metadata().find("name"); it != mf.metadata().end()) info_.name = it->second;
+    if (auto it = mf.metadata().find("description"); it != mf.metadata().end()) info_.description = it->second;
+  }
+
+  std::unique_ptr<State> new_state() const override {
+    auto s = std::make_unique<HybridState>();
+    s->one.resize(1, c_);
+    s->rh.assign(size_t(c_.R) * c_.D, 0);
+    if (c_.lstm) s->rc.assign(size_t(c_.R) * c_.D, 0);
+    s->att.assign(size_t(c_.L) * c_.H * c_.T, 0);
+    s->kcache.assign(size_t(c_.L) * c_.T * c_.D, 0), s->vcache.assign(size_t(c_.L) * c_.T * c_.D, 0);
+    return s;
+  }
+
+  void step(State& state, int token, float* logits) const override {
+    auto& s = static_cast<HybridState&>(state);
+    forward(s, &token, 1, s.one, logits);
+  }
+
+  // The whole prompt at once: input projections and every block projection are matrix-matrix
+  // products over the n positions; only the recurrent W_hh h and attention go position by position.
+  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
+    if (n == 0) return;
+    auto& s = static_cast<HybridState&>(state);
+    Scratch m;
+    m.resize(n, c_);
+    forward(s, tokens, n, m, logits);
+  }
+
+  int attention(const State& state, int layer, std::vector<float>* out) const override {
+    const auto& s = static_cast<const HybridState&>(state);
+    if (layer < 0 || layer >= c_.L || s.pos == 0) return 0;
+    out->resize(size_t(c_.H) * s.pos);
+    for (int h = 0; h < c_.H; ++h) {
+      const float* a = s.att.data() + (size_t(layer) * c_.H + h) * c_.T;
+      std::copy(a, a + s.pos, out->data() + size_t(h) * s.pos);
+    }
+    return s.pos;
+  }
+
+ private:
+  // Y[n, rows] = X[n, cols] W^T + b: matrix-vector for one position, matrix-matrix for more.
+  static void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
+    const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
+    if (n == 1) {
+      ops::matvec(W.data, rows, cols, X, b.data, Y);
+    } else {
+      ops::matmul(W.data, rows, cols, X, n, b.data, Y);
+    }
+  }
+
+  void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
+    for (size_t i = 0; i < n; ++i) ops::layer_norm(x + i * c_.D, w.data, b.data, c_.eps, out + i * c_.D, c_.D);
+  }
+
+  // One recurrent layer over n positions: gi holds W_ih x + b_ih for each; writes h to out [n, D].
+  void recur(HybridState& s, int k, size_t n, Scratch& m, float* out) const {
+    const RnnLayer& l = rnn_[k];
+    const size_t D = c_.D, GD = (c_.lstm ? 4 : 3) * D;
+    float* h = s.rh.data() + k * D;
+    float* gh = m.gh.data();
+    for (size_t i = 0; i < n; ++i) {
+      float* g = m.gi.data() + i * GD;
+      ops::matvec(l.w_hh.data, GD, D, h, l.b_hh.data, gh);
+      if (c_.lstm) {  // gates i, f, g, o
+        float* c = s.rc.data() + k * D;
+        ops::add(g, gh, g, GD);
+        ops::sigmoid(g, 2 * D);
+        ops::tanh(g + 2 * D, D);
+        ops::sigmoid(g + 3 * D, D);
+        for (size_t j = 0; j < D; ++j) c[j] = g[D + j] * c[j] + g[j] * g[2 * D + j];
+        std::copy(c, c + D, h);
+        ops::tanh(h, D);
+        ops::mul(h, g + 3 * D, h, D);
+      } else {  // gates r, z, n: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        ops::add(g, gh, g, 2 * D);
+        ops::sigmoid(g, 2 * D);
+        ops::mul(g, gh + 2 * D, gh + 2 * D, D);
+        ops::add(g + 2 * D, gh + 2 * D, g + 2 * D, D);
+        ops::tanh(g + 2 * D, D);
+        for (size_t j = 0; j < D; ++j) h[j] = (1.f - g[D + j]) * g[2 * D + j] + g[D + j] * h[j];
+      }
+      std::copy(h, h + D, out + i * D);
+    }
+  }
+
+  void forward(HybridState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
+    const Config& c = c_;
+    const size_t D = c.D, F = c.F;
+    if (s.pos + n > size_t(c.T))
+      throw Error(std::to_string(s.pos + n) + " positions do not fit the context of " + std::to_string(c.T) + " tokens");
+    for (size_t i = 0; i < n; ++i)
+      if (tokens[i] < 0 || tokens[i] >= c.V)
+        throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(c.V));
+    float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *ff = m.ff.data();
+    // recurrent layers (input projections batched, W_hh h per position): x <- the last layer's h
+    float* e = m.e.data();
+    for (size_t i = 0; i < n; ++i)
+      std::copy(embed_.data + size_t(tokens[i]) * c.E, embed_.data + size_t(tokens[i] + 1) * c.E, e + i * c.E);
+    for (int k = 0; k < c.R; ++k) {
+      linear(rnn_[k].w_ih, rnn_[k].b_ih, k == 0 ? e : x, n, m.gi.data());
+      recur(s, k, n, m, x);
+    }
+    for (int l = 0; l < c.L; ++l) {
+      const Block& b = blocks_[l];
+      norm(b.ln1_w, b.ln1_b, x, n, h);
+      linear(b.wqkv, b.bqkv, h, n, m.qkv.data());
+      for (size_t i = 0; i < n; ++i) {
+        const int p = s.pos + int(i);
+        const float* qkv = m.qkv.data() + i * 3 * D;
+        std::copy(qkv + D, qkv + 2 * D, s.kcache.data() + (size_t(l) * c.T + p) * D);
+        std::copy(qkv + 2 * D, qkv + 3 * D, s.vcache.data() + (size_t(l) * c.T + p) * D);
+        attend(s, l, p, qkv, a + i * D);
+      }
+      linear(b.wo, b.bo, a, n, h);
+      ops::add(x, h, x, n * D);
+      norm(b.ln2_w, b.ln2_b, x, n, h);
+      linear(b.w1, b.b1, h, n, ff);
+      if (c.gelu_tanh) {
+        ops::gelu_tanh(ff, n * F);
+      } else {
+        ops::gelu(ff, n * F);
+      }
+      linear(b.w2, b.b2, ff, n, h);
+      ops::add(x, h, x, n * D);
+    }
+    norm(ln_f_w_, ln_f_b_, x + (n - 1) * D, 1, h);
+    ops::matvec(head_.data, c.V, D, h, nullptr, logits);
+    s.pos += int(n);
+  }
+
+  // Causal attention of position p (query at q[0, D)) over the cache; head outputs to `out`.
+  void attend(HybridState& s, int l, int p, const float* q, float* out) const {
+    const Config& c = c_;
+    const float scale = 1.f / std::sqrt(float(c.hd));
+    const float* kbase = s.kcache.data() + size_t(l) * c.T * c.D;
+    const float* vbase = s.vcache.data() + size_t(l) * c.T * c.D;
+    for (int h = 0; h < c.H; ++h) {
+      const size_t off = size_t(h) * c.hd;
+      float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
+      for (int t = 0; t <= p; ++t) att[t] = ops::dot(q + off, kbase + size_t(t) * c.D + off, c.hd) * scale;
+      ops::softmax(att, p + 1);
+      std::fill(out + off, out + off + c.hd, 0.f);
+      for (int t = 0; t <= p; ++t) ops::axpy(att[t], vbase + size_t(t) * c.D + off, out + off, c.hd);
+    }
+  }
+
+  Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {
+    Tensor t = mf.get(name, shape);
+    params_ += t.size();
+    return t;
+  }
+
+  void load_weights(const ModelFile& mf) {
+    const Config& c = c_;
+    const int64_t D = c.D, F = c.F, GD = (c.lstm ? 4 : 3) * D;
+    embed_ = get(mf, "embed.weight", {c.V, c.E});
+    for (int k = 0; k < c.R; ++k) {
+      const std::string s = std::to_string(k);
+      RnnLayer l;
+      l.w_ih = get(mf, "rnn.weight_ih_l" + s, {GD, k == 0 ? c.E : D});
+      l.w_hh = get(mf, "rnn.weight_hh_l" + s, {GD, D});
+      l.b_ih = get(mf, "rnn.bias_ih_l" + s, {GD});
+      l.b_hh = get(mf, "rnn.bias_hh_l" + s, {GD});
+      rnn_.push_back(std::move(l));
+    }
+    for (int i = 0; i < c.L; ++i) {
+      const std::string p = "blocks." + std::to_string(i) + ".";
+      Block b;
+      b.ln1_w = get(mf, p + "ln_1.weight", {D});
+      b.ln1_b = get(mf, p + "ln_1.bias", {D});
+      b.wqkv = get(mf, p + "attn.c_attn.weight", {3 * D, D});
+      b.bqkv = get(mf, p + "attn.c_attn.bias", {3 * D});
+      b.wo = get(mf, p + "attn.c_proj.weight", {D, D});
+      b.bo = get(mf, p + "attn.c_proj.bias", {D});
+      b.ln2_w = get(mf, p + "ln_2.weight", {D});
+      b.ln2_b = get(mf, p + "ln_2.bias", {D});
+      b.w1 = get(mf, p + "mlp.c_fc.weight", {F, D});
+      b.b1 = get(mf, p + "mlp.c_fc.bias", {F});
+      b.w2 = get(mf, p + "mlp.c_proj.weight", {D, F});
+      b.b2 = get(mf, p + "mlp.c_proj.bias", {D});
+      blocks_.push_back(std::move(b));
+    }
+    ln_f_w_ = get(mf, "ln_f.weight", {D});
+    ln_f_b_ = get(mf, "ln_f.bias", {D});
+    head_ = get(mf, "head.weight", {c.V, D});
+  }
+
+  Config c_;
+  Tensor embed_, ln_f_w_, ln_f_b_, head_;
+  std::vector<RnnLayer> rnn_;
+  std::vector<Block> blocks_;
+  size_t params_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> create_hybrid(std::shared_ptr<const ModelFile> file) {
+  return std::make_unique<HybridLM>(std::move(file));
+}
+
+}  // namespace argen
