@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Export a PyTorch language model to an argen `.safetensors` file.
 
-Transformers: models/transformers.GPT (arch "gpt") and models/transformers.Llama (arch "llama")
-instances, recognised by their `argen_arch` class attribute; the config is their `config()`,
+Transformers: models/transformers.GPT (arch "gpt"), models/transformers.Llama (arch "llama") and
+models/hybrid_lm.HybridLM (arch "hybrid": GRU/LSTM under GPT blocks) instances, recognised by their `argen_arch` class attribute; the config is their `config()`,
 tensors keep their state_dict names, and a tied head is written once (as the embedding).
 
 Encoder-style transformers (arch "transformer"): models/encoder_lm.CausalTransformerLM and
@@ -162,16 +162,34 @@ def expected_shapes(arch, config):
 # ----------------------------------------------------------------------------- transformers
 
 def transformer_arch(module):
-    """'gpt' | 'llama' for models/transformers.GPT / Llama instances (and subclasses), else None."""
+    """'gpt' | 'llama' | 'hybrid' for models/transformers.GPT / Llama and models/hybrid_lm.HybridLM
+    instances (and subclasses), else None."""
     arch = getattr(type(module), "argen_arch", None)
-    return arch if arch in ("gpt", "llama") and callable(getattr(module, "config", None)) else None
+    return arch if arch in ("gpt", "llama", "hybrid") and callable(getattr(module, "config", None)) else None
 
 
 def transformer_shapes(arch, config):
-    """Tensor name -> shape, in file order, that argen requires for a gpt/llama config."""
+    """Tensor name -> shape, in file order, that argen requires for a gpt/llama/hybrid config."""
     V, D, L, F = config["vocab_size"], config["dim"], config["n_layers"], config["hidden_dim"]
     shapes = {}
-    if arch == "gpt":
+    if arch == "hybrid":
+        E, G = config["embedding_dim"], {"gru": 3, "lstm": 4}[config["rnn"]]
+        shapes["embed.weight"] = [V, E]
+        for k in range(config["rnn_layers"]):
+            shapes[f"rnn.weight_ih_l{k}"] = [G * D, E if k == 0 else D]
+            shapes[f"rnn.weight_hh_l{k}"] = [G * D, D]
+            shapes[f"rnn.bias_ih_l{k}"] = [G * D]
+            shapes[f"rnn.bias_hh_l{k}"] = [G * D]
+        for i in range(L):
+            p = f"blocks.{i}."
+            for name, shape in (("ln_1", [D]), ("attn.c_attn", [3 * D, D]), ("attn.c_proj", [D, D]),
+                                ("ln_2", [D]), ("mlp.c_fc", [F, D]), ("mlp.c_proj", [D, F])):
+                shapes[p + name + ".weight"] = shape
+                shapes[p + name + ".bias"] = [shape[0]]
+        shapes["ln_f.weight"] = [D]
+        shapes["ln_f.bias"] = [D]
+        shapes["head.weight"] = [V, D]
+    elif arch == "gpt":
         bias = config["bias"]
         shapes["transformer.wte.weight"] = [V, D]
         shapes["transformer.wpe.weight"] = [config["context_length"], D]
@@ -212,7 +230,8 @@ _TIED_HEAD = {"gpt": ("lm_head.weight", "transformer.wte.weight"),
 
 
 def inspect_transformer(module):
-    """-> (arch, config, shapes) of a GPT / Llama module; ValueError for what argen cannot run."""
+    """-> (arch, config, shapes) of a GPT / Llama / HybridLM module; ValueError for what argen
+    cannot run."""
     arch = transformer_arch(module)
     config = dict(module.config())
     D, H = config["dim"], config["n_heads"]
@@ -220,19 +239,22 @@ def inspect_transformer(module):
         raise ValueError(f"n_heads={H} does not divide dim={D}")
     if arch == "llama" and (config["n_heads"] % config["n_kv_heads"] or (D // H) % 2):
         raise ValueError(f"llama needs n_kv_heads | n_heads and an even head size; config {config}")
-    if arch == "gpt" and config["gelu"] not in ("exact", "tanh"):
+    if arch == "hybrid" and config["rnn"] not in ("gru", "lstm"):
+        raise ValueError(f"hybrid: rnn must be 'gru' or 'lstm', got {config['rnn']!r}")
+    if arch in ("gpt", "hybrid") and config["gelu"] not in ("exact", "tanh"):
         raise ValueError(f"gelu must be 'exact' or 'tanh', got {config['gelu']!r}")
     shapes = transformer_shapes(arch, config)
     sd = module.state_dict()
     missing = [k for k in shapes if k not in sd]
     if missing:
         raise ValueError(f"{arch}: state_dict lacks {missing[:8]}")
-    head, emb = _TIED_HEAD[arch]
+    head, emb = _TIED_HEAD.get(arch, (None, None))
+    tied = config.get("tied", False)
     extra = [k for k, v in sd.items() if k not in shapes and torch.is_tensor(v) and v.numel() > 0
-             and not (config["tied"] and k == head)]
+             and not (tied and k == head)]
     if extra:
         raise ValueError(f"{arch}: tensors argen would ignore: {extra[:8]}")
-    if config["tied"] and head in sd and not torch.equal(sd[head], sd[emb]):
+    if tied and head in sd and not torch.equal(sd[head], sd[emb]):
         raise ValueError(f"{arch}: tied=True but {head} differs from {emb}")
     return arch, config, shapes
 
@@ -240,6 +262,9 @@ def inspect_transformer(module):
 def _reference_transformer(arch, config):
     """A fresh models/transformers.py module for this config (imported under a private name,
     so that a user's `transformers` package, if any, does not matter)."""
+    if arch == "hybrid":
+        from hybrid_lm import HybridLM
+        return HybridLM(**config)
     spec = importlib.util.spec_from_file_location(
         "_argen_transformers", os.path.join(os.path.dirname(os.path.abspath(__file__)), "transformers.py"))
     mod = importlib.util.module_from_spec(spec)
@@ -252,8 +277,8 @@ def verify_transformer(module, arch, config, tensors, seed=0, length=9, atol=1e-
     (a subclass that changes forward() would export as a different model). True or ValueError."""
     ref = _reference_transformer(arch, config)
     sd = {k: torch.from_numpy(np.asarray(a, dtype=np.float32)) for k, a in tensors.items()}
-    head, emb = _TIED_HEAD[arch]
-    if config["tied"]:
+    if config.get("tied"):
+        head, emb = _TIED_HEAD[arch]
         sd[head] = sd[emb]
     ref.load_state_dict(sd)
     g = torch.Generator().manual_seed(seed)
@@ -839,7 +864,7 @@ def main(argv=None):
     size = os.path.getsize(a.output)
     cfg = json.loads(m["config"])
     shapes = (encoder_shapes(cfg) if m["arch"] == "transformer" else
-              (transformer_shapes if m["arch"] in ("gpt", "llama") else expected_shapes)(m["arch"], cfg))
+              (transformer_shapes if m["arch"] in ("gpt", "llama", "hybrid") else expected_shapes)(m["arch"], cfg))
     n_params = sum(int(np.prod(s)) for s in shapes.values())
     print(f"wrote {a.output}: arch={m['arch']} params={n_params} bytes={size} dtype={a.dtype}")
     print(f"config={m['config']}")
