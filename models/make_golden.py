@@ -6,7 +6,7 @@
 For each case: <name>.safetensors (an argen/1 model with small random weights, exported
 with models/export.py; the llama2c case is written as llama2.c files and converted by
 models/llama2c_convert.py) and <name>.json:
-    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama"|"transformer",
+    {"model": "<name>.safetensors", "arch": "rnn"|"gru"|"lstm"|"gpt"|"llama"|"transformer"|"hybrid",
      "tokens": [ids], "logits": [[V floats], ...]}
 logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zero state
 (transformers: row i of one causal forward pass over all the tokens),
@@ -39,6 +39,7 @@ import llama2c_convert  # noqa: E402
 from test_llama2c import reference_encode  # noqa: E402  (run.c's encode, in Python)
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 from encoder_lm import CausalTransformerLM, causal_mask  # noqa: E402  (models/encoder_lm.py)
+from hybrid_lm import HybridLM  # noqa: E402  (models/hybrid_lm.py)
 
 # llama2c_convert.sample_vocab(): the llama2.c case's sentencepiece-like vocabulary (pieces, scores).
 LLAMA2C_VOCAB = llama2c_convert.sample_vocab()
@@ -186,6 +187,16 @@ CASES = [
     ("transformer_pre_gelu_sin_final_chars_d24_h2_l2_f16",
      lambda: CausalTransformerLM(20, 24, 2, 2, 44, context_length=13, norm_first=True, activation="gelu",
                                  positions="sinusoidal", final_norm=True), "chars", "\nla fin, ici", "float16"),
+    # arch "hybrid" (models/hybrid_lm.py): GRU / LSTM layers under GPT-style attention blocks
+    ("hybrid_gru_chars_e12_d20_h2_r1_l2",
+     lambda: HybridLM(20, 12, "gru", 1, 20, 2, 2, context_length=14, hidden_dim=34), "chars",
+     "\nle chat dort", "float32"),
+    ("hybrid_lstm_tanh_bytes_e16_d24_h3_r2_l1",
+     lambda: HybridLM(256, 16, "lstm", 2, 24, 1, 3, context_length=13, hidden_dim=40, gelu="tanh"), "bytes",
+     "Hybrid: ré", "float32"),
+    ("hybrid_lstm_chars_e28_d16_h4_r1_l2_eps1e-3",
+     lambda: HybridLM(20, 28, "lstm", 1, 16, 2, 4, context_length=12, hidden_dim=26, norm_eps=1e-3), "chars",
+     "\nsi loin, si", "float32"),
 ]
 
 
@@ -306,7 +317,7 @@ def generate(outdir, verbose=True):
             cfg = json.loads(meta["config"])
             if meta["arch"] == "transformer":
                 sizes = f"D={cfg['d_model']:2d} H={cfg['nhead']} L={cfg['num_layers']}"
-            elif meta["arch"] in ("gpt", "llama"):
+            elif meta["arch"] in ("gpt", "llama", "hybrid"):
                 sizes = (f"D={cfg['dim']:2d} H={cfg['n_heads']}/{cfg.get('n_kv_heads', cfg['n_heads'])} "
                          f"L={cfg['n_layers']}")
             else:

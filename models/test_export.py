@@ -23,6 +23,7 @@ from argen_models import RecurrentLM  # noqa: E402
 from export import export, inspect_module, round_trip_dtype  # noqa: E402
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 from encoder_lm import CausalTransformerLM, PositionalEncoding, causal_mask  # noqa: E402
+from hybrid_lm import HybridLM  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
 CHECKS = []
@@ -544,6 +545,39 @@ def encoder_rejects():
 
 
 @check
+def hybrid_roundtrip_and_rejects():
+    chars = [chr(0x61 + i) for i in range(20)]
+    for i, (rnn, layers, E) in enumerate((("gru", 1, 12), ("lstm", 2, 20))):
+        m = _randomize(HybridLM(20, E, rnn, layers, 16, 2, 2, context_length=10, hidden_dim=30), 50 + i)
+        p = path(f"hybrid-{i}.safetensors")
+        meta = export(m, p, tokenizer=chars)
+        check_header_layout(p)
+        tensors, _ = roundtrip_exact(m, p, {"arch": "hybrid"})
+        assert json.loads(meta["config"]) == m.config()
+        assert set(tensors) == set(m.state_dict())
+        tokens = torch.randint(0, 20, (10,), generator=torch.Generator().manual_seed(i))
+        with torch.no_grad():
+            want = m.eval()(tokens[None])[0].double().numpy()
+        err = np.abs(numpy_step_logits(p, tokens.tolist()) - want).max()
+        assert err < 2e-5 * max(1.0, np.abs(want).max()), f"hybrid {rnn}: torch vs numpy {err}"
+
+    class Extra(HybridLM):
+        def __init__(self):
+            super().__init__(20, 8, "gru", 1, 8, 1, 2, context_length=6)
+            self.gate = nn.Parameter(torch.ones(8))
+
+    raises(lambda: export(Extra(), path("x.safetensors"), tokenizer=chars), "would ignore", "gate")
+
+    class Doubled(HybridLM):
+        def forward(self, tokens):
+            return super().forward(tokens) * 2
+
+    m = _randomize(Doubled(20, 8, "lstm", 1, 8, 1, 2, context_length=6), 3)
+    raises(lambda: export(m, path("x.safetensors"), tokenizer=chars), "differs")
+    raises(lambda: HybridLM(20, 8, "rnn", 1, 8, 1, 2, context_length=6), "'gru' or 'lstm'")
+
+
+@check
 def reader_validates():
     p = path("ref-lstm-8.safetensors")
     if not os.path.exists(p):
@@ -717,6 +751,56 @@ def numpy_encoder_logits(tensors, cfg, tokens):
     return np.array(out)
 
 
+def numpy_hybrid_logits(tensors, cfg, tokens):
+    """Independent float64 numpy arch "hybrid": GRU/LSTM layers, then GPT blocks with a KV cache."""
+    from math import erf
+    t = {k: v.astype(np.float64) for k, v in tensors.items()}
+    D, H, L, R, eps = cfg["dim"], cfg["n_heads"], cfg["n_layers"], cfg["rnn_layers"], cfg["norm_eps"]
+    hd = D // H
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    if cfg["gelu"] == "tanh":
+        gelu = lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))  # noqa: E731
+    else:
+        gelu = np.vectorize(lambda x: 0.5 * x * (1 + erf(x / np.sqrt(2))))
+
+    def ln(x, p):
+        c = x - x.mean()
+        return c / np.sqrt((c * c).mean() + eps) * t[p + ".weight"] + t[p + ".bias"]
+
+    h, c = [np.zeros(D) for _ in range(R)], [np.zeros(D) for _ in range(R)]
+    kc, vc, out = [[] for _ in range(L)], [[] for _ in range(L)], []
+    for tok in tokens:
+        x = t["embed.weight"][tok]
+        for k in range(R):
+            gi = t[f"rnn.weight_ih_l{k}"] @ x + t[f"rnn.bias_ih_l{k}"]
+            gh = t[f"rnn.weight_hh_l{k}"] @ h[k] + t[f"rnn.bias_hh_l{k}"]
+            if cfg["rnn"] == "gru":
+                r, z = sig(gi[:D] + gh[:D]), sig(gi[D:2 * D] + gh[D:2 * D])
+                h[k] = (1 - z) * np.tanh(gi[2 * D:] + r * gh[2 * D:]) + z * h[k]
+            else:
+                g = gi + gh
+                c[k] = sig(g[D:2 * D]) * c[k] + sig(g[:D]) * np.tanh(g[2 * D:3 * D])
+                h[k] = sig(g[3 * D:]) * np.tanh(c[k])
+            x = h[k]
+        for i in range(L):
+            p = f"blocks.{i}."
+            qkv = t[p + "attn.c_attn.weight"] @ ln(x, p + "ln_1") + t[p + "attn.c_attn.bias"]
+            q, k_, v = (qkv[j * D:(j + 1) * D].reshape(H, hd) for j in range(3))
+            kc[i].append(k_)
+            vc[i].append(v)
+            K, V = np.array(kc[i]), np.array(vc[i])
+            y = np.empty((H, hd))
+            for hh in range(H):
+                s_ = K[:, hh] @ q[hh] / np.sqrt(hd)
+                w = np.exp(s_ - s_.max())
+                y[hh] = (w / w.sum()) @ V[:, hh]
+            x = x + t[p + "attn.c_proj.weight"] @ y.reshape(D) + t[p + "attn.c_proj.bias"]
+            f = gelu(t[p + "mlp.c_fc.weight"] @ ln(x, p + "ln_2") + t[p + "mlp.c_fc.bias"])
+            x = x + t[p + "mlp.c_proj.weight"] @ f + t[p + "mlp.c_proj.bias"]
+        out.append(t["head.weight"] @ ln(x, "ln_f"))
+    return np.array(out)
+
+
 def numpy_step_logits(path, tokens):
     """Independent float64 numpy implementation that reads only the file (tensors, config,
     names): what the C++ side must compute. Returns logits [T, V]."""
@@ -726,6 +810,8 @@ def numpy_step_logits(path, tokens):
         return numpy_transformer_logits(tensors, cfg, arch, tokens)
     if arch == "transformer":
         return numpy_encoder_logits(tensors, cfg, tokens)
+    if arch == "hybrid":
+        return numpy_hybrid_logits(tensors, cfg, tokens)
     n, H, L, V = cfg["names"], cfg["hidden_size"], cfg["num_layers"], cfg["vocab_size"]
     t = {k: v.astype(np.float64) for k, v in tensors.items()}
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731

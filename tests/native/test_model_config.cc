@@ -1,5 +1,5 @@
 // Bad configs of a valid model file give a specific error at load, and misuse a specific error
-// at run time: a golden arch "transformer" file with its config (or tensors) edited.
+// at run time: golden arch "transformer" and "hybrid" files with their config (or tensors) edited.
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -15,7 +15,9 @@ using test::expect_error;
 
 namespace {
 
-const std::string kGolden = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/transformer_post_relu_learned_chars_d24_h3_l2.safetensors";
+const std::string kDir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
+const std::string kGolden = kDir + "transformer_post_relu_learned_chars_d24_h3_l2.safetensors";
+const std::string kHybrid = kDir + "hybrid_gru_chars_e12_d20_h2_r1_l2.safetensors";
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -26,8 +28,9 @@ std::vector<uint8_t> read_file(const std::string& path) {
 // The golden file with `edit` applied to its config (and `header_edit` to the whole header, tensor
 // entries included), header order kept and padded to 8 bytes so the data stays aligned.
 std::shared_ptr<ModelFile> edited(const std::function<void(nlohmann::ordered_json&)>& edit,
-                                  const std::function<void(nlohmann::ordered_json&)>& header_edit = nullptr) {
-  std::vector<uint8_t> v = read_file(kGolden);
+                                  const std::function<void(nlohmann::ordered_json&)>& header_edit = nullptr,
+                                  const std::string& path = kGolden) {
+  std::vector<uint8_t> v = read_file(path);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(v[i]) << (8 * i);
   auto header = nlohmann::ordered_json::parse(v.begin() + 8, v.begin() + 8 + n);
@@ -44,8 +47,9 @@ std::shared_ptr<ModelFile> edited(const std::function<void(nlohmann::ordered_jso
   return ModelFile::from_bytes(Bytes::from_vector(std::move(out)), "edited.safetensors");
 }
 
-void load_fails(const std::function<void(nlohmann::ordered_json&)>& edit, std::initializer_list<std::string> parts) {
-  auto f = edited(edit);
+void load_fails(const std::function<void(nlohmann::ordered_json&)>& edit, std::initializer_list<std::string> parts,
+                const std::string& path = kGolden) {
+  auto f = edited(edit, nullptr, path);
   expect_error([&] { create_model(f); }, parts);
 }
 
@@ -97,4 +101,18 @@ TEST_CASE("transformer: a full context and bad tokens are errors, stepped or pre
   std::vector<float> att;
   CHECK(m->attention(*s, 1, &att) == 14);
   CHECK(att.size() == 3 * 14);
+}
+
+TEST_CASE("hybrid: bad configs and disagreeing tensors give specific errors") {
+  auto m = create_model(edited([](auto&) {}, nullptr, kHybrid));
+  CHECK(m->info().arch == "hybrid");
+  CHECK(m->info().context_length == 14);
+  load_fails([](auto& c) { c["n_heads"] = 3; }, {"n_heads 3 does not divide dim 20"}, kHybrid);
+  load_fails([](auto& c) { c["rnn"] = "rnn"; }, {"'rnn' is 'rnn'", "'gru' or 'lstm'"}, kHybrid);
+  load_fails([](auto& c) { c["rnn_layers"] = 0; }, {"config key 'rnn_layers' is 0"}, kHybrid);
+  load_fails([](auto& c) { c["n_layers"] = 0; }, {"config key 'n_layers' is 0"}, kHybrid);
+  load_fails([](auto& c) { c["gelu"] = "erf"; }, {"'gelu' is 'erf'"}, kHybrid);
+  load_fails([](auto& c) { c["rnn"] = "lstm"; }, {"tensor 'rnn.weight_ih_l0' has shape [60, 12], expected [80, 12]"}, kHybrid);
+  load_fails([](auto& c) { c["rnn_layers"] = 2; }, {"tensor 'rnn.weight_ih_l1' is missing"}, kHybrid);
+  load_fails([](auto& c) { c["embedding_dim"] = 20; }, {"tensor 'embed.weight' has shape [20, 12], expected [20, 20]"}, kHybrid);
 }
