@@ -216,7 +216,7 @@ class EncoderLM : public Model {
     };
     embed_ = get(mf, name("embedding", "embed") + ".weight", {c.V, D});
     if (c.positions == Config::LEARNED) pos_ = get(mf, name("positions", "pos") + ".weight", {c.T, D});
-    if (c.positions == Config::TABLE) pos_ = get(mf, name("positions", "pos") + ".pe", {c.T, D});
+    if (c.positions == Config::TABLE) pos_ = mf.get(name("positions", "pos") + ".pe", {c.T, D});  // a buffer, not a parameter
     const std::string enc = name("encoder", "encoder");
     for (int l = 0; l < c.L; ++l) {
       const std::string p = enc + ".layers." + std::to_string(l) + ".";
