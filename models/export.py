@@ -415,7 +415,7 @@ def inspect_encoder(module, context_length=None):
     else:
         if context_length is None:
             raise ValueError("the module has no positions (no position nn.Embedding or `pe` table): "
-                             "pass context_length= to export")
+                             "pass context_length= to export (CLI: --context-length N)")
         positions, T = "none", int(context_length)
     names["encoder"] = enc_name
     names["head"] = head_name
