@@ -5,6 +5,7 @@
 // Module prefixes come from config.names (models/export.py finds them by type). One step consumes
 // one token at position state.pos, reading keys and values of earlier positions from a cache.
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/error.h"
@@ -13,6 +14,8 @@
 
 namespace argen {
 namespace {
+
+constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;  // 2 GiB: the wasm heap's practical ceiling
 
 struct Config {
   int V = 0, D = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, width, layers, heads, ffn, context, head size
@@ -72,6 +75,13 @@ class EncoderLM : public Model {
     if (pos != "none" && pos != "learned" && pos != "sinusoidal")
       throw mf.error("config key 'positions' is '" + pos + "', expected 'learned', 'sinusoidal' or 'none'");
     c.positions = pos == "learned" ? Config::LEARNED : pos == "sinusoidal" ? Config::TABLE : Config::NONE;
+    // The KV cache is allocated per stream: refuse a config whose cache could never be allocated
+    // (a tiny file can claim a huge context), as transformer.cc does.
+    const double cache_bytes = 2.0 * c.L * c.T * double(c.D) * sizeof(float);
+    if (cache_bytes > double(kMaxCacheBytes))
+      throw mf.error("config: context_length " + std::to_string(c.T) + " needs a KV cache of " +
+                     std::to_string(uint64_t(cache_bytes)) + " bytes per stream, over the limit of " +
+                     std::to_string(kMaxCacheBytes));
     load_weights(mf);
     info_.arch = mf.arch();
     info_.modality = mf.modality();

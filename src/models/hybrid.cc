@@ -4,6 +4,7 @@
 // The State holds the recurrent h (and c) and the attention KV cache together; the recurrence is
 // unbounded but the cache holds context_length positions.
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "core/error.h"
@@ -12,6 +13,8 @@
 
 namespace argen {
 namespace {
+
+constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;  // 2 GiB: the wasm heap's practical ceiling
 
 struct Config {
   int V = 0, E = 0, D = 0, R = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, embedding, width,
@@ -72,6 +75,13 @@ class HybridLM : public Model {
         throw mf.error("config key 'norm_eps' must be a positive number, found " + e.dump());
       c.eps = e.get<float>();
     }
+    // The KV cache is allocated per stream: refuse a config whose cache could never be allocated
+    // (a tiny file can claim a huge context), as transformer.cc does.
+    const double cache_bytes = 2.0 * c.L * c.T * double(c.D) * sizeof(float);
+    if (cache_bytes > double(kMaxCacheBytes))
+      throw mf.error("config: context_length " + std::to_string(c.T) + " needs a KV cache of " +
+                     std::to_string(uint64_t(cache_bytes)) + " bytes per stream, over the limit of " +
+                     std::to_string(kMaxCacheBytes));
     load_weights(mf);
     info_.arch = mf.arch();
     info_.modality = mf.modality();

@@ -74,6 +74,8 @@ TEST_CASE("transformer: bad configs name the key and the problem") {
   load_fails([](auto& c) { c["layer_norm_eps"] = -1; }, {"'layer_norm_eps' must be a positive number"});
   load_fails([](auto& c) { c["norm_first"] = "yes"; }, {"'norm_first' must be true or false"});
   load_fails([](auto& c) { c["names"]["encoder"] = 3; }, {"'names.encoder' must be a string"});
+  load_fails([](auto& c) { c["positions"] = "none", c["num_layers"] = 200, c["context_length"] = 1 << 20; },
+             {"context_length 1048576 needs a KV cache of 40265318400 bytes per stream"});
 }
 
 TEST_CASE("transformer: configs that disagree with the tensors name the tensor") {
@@ -112,6 +114,8 @@ TEST_CASE("hybrid: bad configs and disagreeing tensors give specific errors") {
   load_fails([](auto& c) { c["rnn_layers"] = 0; }, {"config key 'rnn_layers' is 0"}, kHybrid);
   load_fails([](auto& c) { c["n_layers"] = 0; }, {"config key 'n_layers' is 0"}, kHybrid);
   load_fails([](auto& c) { c["gelu"] = "erf"; }, {"'gelu' is 'erf'"}, kHybrid);
+  load_fails([](auto& c) { c["n_layers"] = 100, c["context_length"] = 1 << 20; },
+             {"context_length 1048576 needs a KV cache of", "over the limit"}, kHybrid);
   load_fails([](auto& c) { c["rnn"] = "lstm"; }, {"tensor 'rnn.weight_ih_l0' has shape [60, 12], expected [80, 12]"}, kHybrid);
   load_fails([](auto& c) { c["rnn_layers"] = 2; }, {"tensor 'rnn.weight_ih_l1' is missing"}, kHybrid);
   load_fails([](auto& c) { c["embedding_dim"] = 20; }, {"tensor 'embed.weight' has shape [20, 12], expected [20, 20]"}, kHybrid);
