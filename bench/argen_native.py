@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """argen native (build/native/argen, single-threaded): speed from `argen bench`, tokens from `argen eval`.
 
-usage: argen_native.py ARGEN MODEL PROMPT STEPS RUNS REFERENCE.json
+usage: argen_native.py ARGEN MODEL PROMPT STEPS RUNS REFERENCE.json [llama-15m]
+
+With `llama-15m` (PROMPT then ignored): the prompt is BOS alone (`--prompt-tokens 1`), and the text for
+`argen eval` is BOS + the reference tokens in that model's chars tokenizer (token i = chr(0x100 + i)).
 
 Speed: `argen bench --prompt-tokens N --tokens STEPS --runs RUNS` (N = prompt length in bytes; the CLI
 feeds N pseudo-random tokens, then times STEPS greedy steps, model.step + argmax; median of the runs).
@@ -25,17 +28,20 @@ def log_softmax_at(v, i):
 
 def main():
     argen, model, prompt, steps, runs, ref_path = sys.argv[1:7]
-    out = subprocess.run([argen, "bench", "--model", model, "--prompt-tokens", str(len(prompt.encode())),
+    if sys.argv[7:] == ["llama-15m"]:
+        p, encode = [1], lambda ids: "".join(chr(0x100 + i) for i in ids).encode()  # BOS
+    else:
+        p, encode = list(prompt.encode()), bytes
+    out = subprocess.run([argen, "bench", "--model", model, "--prompt-tokens", str(len(p)),
                           "--tokens", steps, "--runs", runs], check=True, capture_output=True, text=True)
     speed = json.loads(out.stdout)
 
     with open(ref_path) as f:
-        ref = json.load(f)["tokens"]
-    p = prompt.encode()
+        ref = json.load(f)["tokens"][:64]  # the tokens report.py compares
     with tempfile.TemporaryDirectory() as tmp:
         text, dump = os.path.join(tmp, "text.bin"), os.path.join(tmp, "logits.json")
         with open(text, "wb") as f:
-            f.write(p + bytes(ref))
+            f.write(encode(p + ref))
         subprocess.run([argen, "eval", "--model", model, "--text-file", text, "--dump-logits", dump],
                        check=True, stdout=subprocess.DEVNULL)
         with open(dump) as f:

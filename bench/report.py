@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Reads the engines' JSON lines from each round's DIR, prints the table and the cross-engine check, and
-merges the char-lstm records into RESULTS (a JSON list shared with later benchmarks: only char-lstm
-records are replaced). An engine's steps/s is the median of its round medians.
+merges MODEL's records into RESULTS (a JSON list shared by all benchmarks: only MODEL's records are
+replaced). An engine's rate (steps/s, tokens/s for llama-15m) is the median of its round medians.
 
-usage: report.py RESULTS "INFO LINES" DIR...
+usage: report.py MODEL RESULTS "INFO LINES" DIR...
 Exit status 1 if an engine disagrees with PyTorch within the first CHECK_HARD greedy tokens.
 """
 import json
@@ -16,10 +16,16 @@ REFERENCE = "pytorch"
 CHECK = 64        # tokens compared
 CHECK_HARD = 8    # a disagreement before this many tokens is an error, not float drift
 LOGPROB_TOL = 1e-5
+MODELS = {  # model -> (metric in results.json, its column header, what was timed)
+    "char-lstm": ("steps_per_s", "steps/s", "32-byte prompt, then greedy decode; steps/s = decode steps per second"),
+    "llama-15m": ("tokens_per_s", "tokens/s", "BOS, then greedy decode with the KV cache; "
+                  "tokens/s = decode steps (one token each) per second"),
+}
 
 
 def main():
-    results_path, info, *dirs = sys.argv[1:]
+    model, results_path, info, *dirs = sys.argv[1:]
+    metric, unit, what = MODELS[model]
     res = {}
     for e in ENGINES:
         rounds = []
@@ -31,10 +37,9 @@ def main():
                       rates=[x for r in rounds for x in r.get("rates", [])])
 
     web, node = res["onnxruntime-web"]["steps_per_s"], res["onnxruntime-node"]["steps_per_s"]
-    print(f"char-lstm: 32-byte prompt, then greedy decode; steps/s = decode steps per second, median of "
-          f"{len(dirs)} round(s)")
+    print(f"{model}: {what}, median of {len(dirs)} round(s)")
     print(info)
-    print(f"{'engine':<18}{'threads':>8}  {'dtype':<8}{'steps/s':>9}{'vs ort-web':>12}{'vs ort-node':>13}"
+    print(f"{'engine':<18}{'threads':>8}  {'dtype':<8}{unit:>9}{'vs ort-web':>12}{'vs ort-node':>13}"
           f"  round medians; all runs min..max")
     for e in ENGINES:
         r = res[e]
@@ -69,9 +74,9 @@ def main():
     records = []
     if os.path.exists(results_path):
         with open(results_path) as f:
-            records = [r for r in json.load(f) if r.get("model") != "char-lstm"]
-    records += [{"model": "char-lstm", "engine": e, "threads": res[e]["threads"], "dtype": "float32",
-                 "metric": "steps_per_s", "value": round(res[e]["steps_per_s"], 1)} for e in ENGINES]
+            records = [r for r in json.load(f) if r.get("model") != model]
+    records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": "float32",
+                 "metric": metric, "value": round(res[e]["steps_per_s"], 1)} for e in ENGINES]
     with open(results_path, "w") as f:
         json.dump(records, f, indent=1)
         f.write("\n")

@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
-# char-lstm benchmark: argen (native, wasm) against onnxruntime-web, onnxruntime-node and PyTorch, all on
-# one thread, same weights, greedy decode after a 32-byte prompt. See bench/README.md.
+# Benchmarks of /work/shared/BENCH_SUITE.md: argen (native, wasm) against onnxruntime-web,
+# onnxruntime-node and PyTorch, all on one thread, same weights, greedy decode. See bench/README.md.
 #
-#   bench/run.sh           full run: 3 rounds over all engines, each engine 512 steps x 5 timed runs (after
-#                          2 s of warm-up runs) per round; steps/s = median of the round medians; writes bench/results.json
-#   bench/run.sh --quick   smoke run for CI: 1 round, 64 steps, 1 run; writes build/bench/results.json instead
+#   bench/run.sh [--quick] [--model char-lstm|llama-15m]...
+#
+#   full run (default): per model 3 rounds over all engines, each engine 5 timed runs (after 2 s of warm-up
+#     runs) per round; rate = median of the round medians; writes bench/results.json
+#       char-lstm: 512 steps after a 32-byte prompt
+#       llama-15m: 255 steps after BOS (the context is 256: BOS + 255 tokens)
+#   --quick: smoke run for CI: 1 round, 1 run, no extra warm-up, char-lstm 64 steps, llama-15m 32 steps;
+#     writes build/bench/results.json instead
+#   --model M: only that model (repeatable); default: all of them
 #
 # Needs build/native/argen and build/wasm/pkg (built here with scripts/build.sh if missing), Debian's
 # /usr/bin/python3 with torch, and node_modules (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-case "${1:-}" in
-  "") rounds=3 steps=512 runs=5 results=bench/results.json warmup=2 ;;
-  --quick) rounds=1 steps=64 runs=1 results=build/bench/results.json warmup=0 ;;
-  *) echo "usage: bench/run.sh [--quick]" >&2; exit 2 ;;
-esac
+usage() { echo "usage: bench/run.sh [--quick] [--model char-lstm|llama-15m]..." >&2; exit 2; }
+quick=0 models=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --model) [ $# -ge 2 ] || usage; case "$2" in char-lstm|llama-15m) models="$models $2" ;; *) usage ;; esac; shift ;;
+    *) usage ;;
+  esac
+  shift
+done
+models=${models:-char-lstm llama-15m}
+if [ "$quick" = 1 ]; then
+  rounds=1 runs=1 results=build/bench/results.json warmup=0
+else
+  rounds=3 runs=5 results=bench/results.json warmup=2
+fi
 export BENCH_WARMUP_S=$warmup  # warm-up seconds per engine after the first (recording) run
 py=/usr/bin/python3
 out=build/bench
-prompt="In the beginning God created the"  # 32 bytes = 32 tokens (bytes tokenizer)
+prompt="In the beginning God created the"  # char-lstm: 32 bytes = 32 tokens (bytes tokenizer)
 
 [ -x build/native/argen ] || scripts/build.sh native >&2
 [ -f build/wasm/pkg/argen.mjs ] || scripts/build.sh wasm >&2
@@ -31,7 +48,7 @@ cp -r build/wasm/pkg "$out/pkg"
 export ARGEN_PKG=$PWD/$out/pkg
 
 echo "== models" >&2
-"$py" bench/make_models.py "$out" >&2
+"$py" bench/make_models.py "$out" $models >&2
 
 # How busy the machine is: average busy cores between two /proc/stat samples (others share the machine).
 cpustat() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
@@ -43,29 +60,53 @@ build="argen $(git describe --always --dirty 2>/dev/null || echo '?'), builds of
 
 run() {  # engine name, then its command: one JSON line into $dir/ENGINE.json
   local name=$1; shift
-  echo "== round $round: $name" >&2
+  echo "== $model round $round: $name" >&2
   "$@" > "$dir/$name.json"
+}
+wasm() {  # argen_wasm.mjs prints two lines: the public generate() API, then the core batched.
+  run argen-wasm-both node bench/argen_wasm.mjs "$@"
+  sed -n 1p "$dir/argen-wasm-both.json" > "$dir/argen-wasm.json"
+  sed -n 2p "$dir/argen-wasm-both.json" > "$dir/argen-wasm-core.json"
 }
 # Rounds over all engines (rather than all runs of one engine at once) spread slow phases of a shared
 # machine over every engine.
-rm -rf "$out"/round*
-s0=$(cpustat)
-for round in $(seq "$rounds"); do
-  dir=$out/round$round
-  mkdir -p "$dir"
-  run pytorch          "$py" bench/torch_char_lstm.py "$prompt" "$steps" "$runs"
-  run argen-native     "$py" bench/argen_native.py "$out/argen" "$out/char-lstm.safetensors" \
-                         "$prompt" "$steps" "$runs" "$dir/pytorch.json"
-  # argen_wasm.mjs prints two lines: the public generate() API, then the core batched.
-  run argen-wasm-both node bench/argen_wasm.mjs "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs"
-  sed -n 1p "$dir/argen-wasm-both.json" > "$dir/argen-wasm.json"
-  sed -n 2p "$dir/argen-wasm-both.json" > "$dir/argen-wasm-core.json"
-  run onnxruntime-web  node bench/ort_char_lstm.mjs web  "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
-  run onnxruntime-node node bench/ort_char_lstm.mjs node "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
-done
-
-load_note="load: busy cores $before of $(nproc) before the run (others), $(busy $s0 $(cpustat)) during it (ours: 1)"
-[ "$rounds" = 1 ] && [ "$runs" = 1 ] && load_note="$load_note; QUICK SMOKE RUN: the numbers mean little"
-"$py" bench/report.py "$results" "machine: $machine; $(date -u '+%Y-%m-%d %H:%M UTC')
+status=0
+for model in $models; do
+  rm -rf "${out:?}/$model" "$out"/round*
+  s0=$(cpustat)
+  for round in $(seq "$rounds"); do
+    dir=$out/$model/round$round
+    mkdir -p "$dir"
+    case $model in
+      char-lstm)
+        steps=$([ "$quick" = 1 ] && echo 64 || echo 512)
+        run pytorch          "$py" bench/torch_char_lstm.py "$prompt" "$steps" "$runs"
+        run argen-native     "$py" bench/argen_native.py "$out/argen" "$out/char-lstm.safetensors" \
+                               "$prompt" "$steps" "$runs" "$dir/pytorch.json"
+        wasm "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs"
+        run onnxruntime-web  node bench/ort_char_lstm.mjs web  "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
+        run onnxruntime-node node bench/ort_char_lstm.mjs node "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
+        ;;
+      llama-15m)
+        # 255 decode steps after BOS fill the 256-token context. argen-native: `argen bench
+        # --prompt-tokens 1 --tokens 255` (its one prompt token is pseudo-random, not BOS: same cost).
+        # argen-wasm: generate({prompt: '', maxTokens: 255}) starts from BOS; it times the 254 steps
+        # between the first and the last token event (see argen_wasm.mjs).
+        steps=$([ "$quick" = 1 ] && echo 32 || echo 255)
+        run pytorch          "$py" bench/torch_llama.py "$steps" "$runs"
+        run argen-native     "$py" bench/argen_native.py "$out/argen" "$out/llama-15m.safetensors" \
+                               "" "$steps" "$runs" "$dir/pytorch.json" llama-15m
+        wasm "$out/llama-15m.safetensors" "" "$steps" "$runs"
+        run onnxruntime-web  node bench/ort_llama.mjs web  "$out/llama-15m.step.onnx" "$steps" "$runs"
+        run onnxruntime-node node bench/ort_llama.mjs node "$out/llama-15m.step.onnx" "$steps" "$runs"
+        ;;
+    esac
+  done
+  load_note="load: busy cores $before of $(nproc) before the runs (others), $(busy $s0 $(cpustat)) during $model's (ours: 1)"
+  [ "$quick" = 1 ] && load_note="$load_note; QUICK SMOKE RUN: the numbers mean little"
+  "$py" bench/report.py "$model" "$results" "machine: $machine; $(date -u '+%Y-%m-%d %H:%M UTC')
 $build
-$load_note" "$out"/round*/
+$load_note" "$out/$model"/round*/ || status=1
+  echo
+done
+exit $status

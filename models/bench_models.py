@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Benchmark models of /work/shared/BENCH_SUITE.md (recurrent ones), as argen files.
+"""Benchmark models of /work/shared/BENCH_SUITE.md, as argen files.
 
-    /usr/bin/python3 models/bench_models.py char-lstm OUT.safetensors [--dtype float32]
+    /usr/bin/python3 models/bench_models.py char-lstm|llama-15m OUT.safetensors [--dtype float32]
 
 char-lstm: Embedding(256,128) -> LSTM(128->512, 2 layers, batch_first) -> Linear(512,256),
 bytes tokenizer. Weights: torch.manual_seed(1234); build RecurrentLM('lstm', 256, 512, 2,
@@ -9,6 +9,15 @@ embedding_dim=128); then every parameter, in model.parameters() order (embed.wei
 rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, ..._l1, head.weight,
 head.bias), is overwritten with N(0, 0.02) draws (Tensor.normal_). float32, ~3.6M params,
 ~14.4 MB. The file is regenerated, not committed.
+
+llama-15m: llama2.c's stories15M config, Llama(vocab_size=32000, dim=288, n_layers=6, n_heads=6,
+n_kv_heads=6, hidden_dim=768, context_length=256, norm_eps=1e-5, rope_theta=10000, tied=True)
+(models/transformers.py). Weights: torch.manual_seed(1234); build the module; then every parameter,
+in model.parameters() order (the tied tok_embeddings/output weight once, then per layer wq, wk, wv,
+wo, w1, w2, w3 and both RMSNorm weights, ..., norm.weight), is overwritten with N(0, 0.02) draws,
+the RMSNorm weights included. float32, ~15.2M params, ~61 MB. Tokenizer: 'chars' with 32000
+distinct characters (token i is chr(0x100 + i)) and bos 1: every token decodes to one character,
+and an empty prompt starts from bos (token 1), as llama2.c's run.c does.
 """
 
 import argparse
@@ -21,6 +30,7 @@ torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from argen_models import RecurrentLM  # noqa: E402
+from transformers import Llama  # noqa: E402
 from export import export  # noqa: E402
 
 
@@ -33,8 +43,29 @@ def char_lstm():
     return model.eval()
 
 
+LLAMA_15M = dict(vocab_size=32000, dim=288, n_layers=6, n_heads=6, n_kv_heads=6, hidden_dim=768,
+                 context_length=256, norm_eps=1e-5, rope_theta=10000.0, tied=True)
+
+
+def llama_15m():
+    torch.manual_seed(1234)
+    model = Llama(**LLAMA_15M)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)
+    return model.eval()
+
+
+def llama_15m_tokenizer():
+    """One distinct character per token (token i = chr(0x100 + i), no surrogates), bos = 1."""
+    return {"type": "chars", "vocab": [chr(0x100 + i) for i in range(LLAMA_15M["vocab_size"])], "bos": 1}
+
+
 BUILDERS = {"char-lstm": (char_lstm, "bytes",
-                          "BENCH_SUITE char-lstm: random N(0, 0.02) weights, seed 1234")}
+                          "BENCH_SUITE char-lstm: random N(0, 0.02) weights, seed 1234"),
+            "llama-15m": (llama_15m, llama_15m_tokenizer(),
+                          "BENCH_SUITE llama-15m (llama2.c stories15M config): random N(0, 0.02) weights, "
+                          "seed 1234")}
 
 
 def write(model_id, path, dtype="float32"):
