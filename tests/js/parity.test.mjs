@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { argen, bundledText, collect, nativeBin, requireFile } from './helpers.mjs';
+import { argen, bundledText, collect, goldenCases, nativeBin, requireFile } from './helpers.mjs';
 
 test('300 tokens at temperature 0.8 with a fixed seed are identical natively and in wasm', async () => {
   const opts = { prompt: 'And it came to pass', maxTokens: 300, temperature: 0.8, seed: 1234 };
@@ -14,4 +14,27 @@ test('300 tokens at temperature 0.8 with a fixed seed are identical natively and
   assert.equal(events.filter((e) => e.type === 'token').length, 300);
   assert.equal(wasm, native);
   m.dispose();
+});
+
+// Every golden architecture with a character vocabulary: same seed, same text, native and wasm.
+test('each architecture samples the same tokens natively and in wasm', async () => {
+  let checked = 0;
+  for (const g of goldenCases()) {
+    const m = await argen.loadModel(g.file);
+    const tok = JSON.parse(m.info.metadata.tokenizer);
+    if (tok.type !== 'chars') {
+      m.dispose();
+      continue;
+    }
+    const prompt = tok.vocab[g.tokens[0]] + tok.vocab[g.tokens[1]];
+    const maxTokens = m.info.contextLength ? m.info.contextLength - 2 : 40;
+    const events = await collect(m.generate({ prompt, maxTokens, temperature: 0.8, seed: 11 }));
+    m.dispose();
+    const wasm = prompt + events.map((e) => e.text ?? '').join('') + '\n';
+    const native = execFileSync(nativeBin, ['generate', '--model', g.file, '--prompt', prompt, '--max-tokens', String(maxTokens),
+      '--temperature', '0.8', '--seed', '11'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.equal(wasm, native, g.name);
+    checked++;
+  }
+  assert.ok(checked >= 10, `only ${checked} golden cases have a chars tokenizer`);
 });
