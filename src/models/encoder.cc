@@ -9,13 +9,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/blocks.h"
 #include "models/model.h"
 #include "ops/ops.h"
 
 namespace argen {
 namespace {
-
-constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;  // 2 GiB: the wasm heap's practical ceiling
 
 struct Config {
   int V = 0, D = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, width, layers, heads, ffn, context, head size
@@ -42,8 +41,7 @@ struct Scratch {
 struct EncoderState : State {
   int pos = 0;
   Scratch one;
-  std::vector<float> att;             // [L, H, T]: attention of the newest position, per layer
-  std::vector<float> kcache, vcache;  // [L, T, D]
+  KVCache cache;
 };
 
 class EncoderLM : public Model {
@@ -59,12 +57,7 @@ class EncoderLM : public Model {
     c.T = int(mf.config_int("context_length", 1, 1 << 20));
     if (c.D % c.H) throw mf.error("config: nhead " + std::to_string(c.H) + " does not divide d_model " + std::to_string(c.D));
     c.hd = c.D / c.H;
-    if (mf.config().contains("layer_norm_eps")) {
-      const auto& e = mf.config()["layer_norm_eps"];
-      if (!e.is_number() || !(e.get<double>() > 0))
-        throw mf.error("config key 'layer_norm_eps' must be a positive number, found " + e.dump());
-      c.eps = e.get<float>();
-    }
+    c.eps = config_positive(mf, "layer_norm_eps", 1e-5f);
     c.norm_first = mf.config_bool("norm_first", false);
     c.final_norm = mf.config_bool("final_norm", false);
     if (mf.config_bool("embed_scale", false)) c.scale = float(std::sqrt(double(c.D)));
@@ -75,30 +68,17 @@ class EncoderLM : public Model {
     if (pos != "none" && pos != "learned" && pos != "sinusoidal")
       throw mf.error("config key 'positions' is '" + pos + "', expected 'learned', 'sinusoidal' or 'none'");
     c.positions = pos == "learned" ? Config::LEARNED : pos == "sinusoidal" ? Config::TABLE : Config::NONE;
-    // The KV cache is allocated per stream: refuse a config whose cache could never be allocated
-    // (a tiny file can claim a huge context), as transformer.cc does.
-    const double cache_bytes = 2.0 * c.L * c.T * double(c.D) * sizeof(float);
-    if (cache_bytes > double(kMaxCacheBytes))
-      throw mf.error("config: context_length " + std::to_string(c.T) + " needs a KV cache of " +
-                     std::to_string(uint64_t(cache_bytes)) + " bytes per stream, over the limit of " +
-                     std::to_string(kMaxCacheBytes));
+    check_cache_size(mf, c.L, c.T, size_t(c.D));
     load_weights(mf);
-    info_.arch = mf.arch();
-    info_.modality = mf.modality();
-    info_.vocab_size = c.V;
-    info_.context_length = c.T;
-    info_.parameters = params_;
+    describe(c.V, c.T, params_);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
-    if (auto it = mf.metadata().find("name"); it != mf.metadata().end()) info_.name = it->second;
-    if (auto it = mf.metadata().find("description"); it != mf.metadata().end()) info_.description = it->second;
   }
 
   std::unique_ptr<State> new_state() const override {
     auto s = std::make_unique<EncoderState>();
     s->one.resize(1, c_);
-    s->att.assign(size_t(c_.L) * c_.H * c_.T, 0);
-    s->kcache.assign(size_t(c_.L) * c_.T * c_.D, 0), s->vcache.assign(size_t(c_.L) * c_.T * c_.D, 0);
+    s->cache.init(c_.L, c_.T, c_.H, c_.H, c_.hd);
     return s;
   }
 
@@ -118,26 +98,10 @@ class EncoderLM : public Model {
 
   int attention(const State& state, int layer, std::vector<float>* out) const override {
     const auto& s = static_cast<const EncoderState&>(state);
-    if (layer < 0 || layer >= c_.L || s.pos == 0) return 0;
-    out->resize(size_t(c_.H) * s.pos);
-    for (int h = 0; h < c_.H; ++h) {
-      const float* a = s.att.data() + (size_t(layer) * c_.H + h) * c_.T;
-      std::copy(a, a + s.pos, out->data() + size_t(h) * s.pos);
-    }
-    return s.pos;
+    return s.cache.report(layer, s.pos, out);
   }
 
  private:
-  // Y[n, rows] = X[n, cols] W^T + b: matrix-vector for one position, matrix-matrix for more.
-  static void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
-    const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
-    if (n == 1) {
-      ops::matvec(W.data, rows, cols, X, b.data, Y);
-    } else {
-      ops::matmul(W.data, rows, cols, X, n, b.data, Y);
-    }
-  }
-
   void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
     for (size_t i = 0; i < n; ++i) ops::layer_norm(x + i * c_.D, w.data, b.data, c_.eps, out + i * c_.D, c_.D);
   }
@@ -146,11 +110,7 @@ class EncoderLM : public Model {
   void forward(EncoderState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
     const Config& c = c_;
     const size_t D = c.D, F = c.F;
-    if (s.pos + n > size_t(c.T))
-      throw Error(std::to_string(s.pos + n) + " positions do not fit the context of " + std::to_string(c.T) + " tokens");
-    for (size_t i = 0; i < n; ++i)
-      if (tokens[i] < 0 || tokens[i] >= c.V)
-        throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(c.V));
+    check_tokens(tokens, n, c.V, s.pos, c.T);
     float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *ff = m.ff.data();
     for (size_t i = 0; i < n; ++i) {
       const float* e = embed_.data + size_t(tokens[i]) * D;
@@ -166,9 +126,9 @@ class EncoderLM : public Model {
       for (size_t i = 0; i < n; ++i) {
         const int p = s.pos + int(i);
         const float* qkv = m.qkv.data() + i * 3 * D;
-        std::copy(qkv + D, qkv + 2 * D, s.kcache.data() + (size_t(l) * c.T + p) * D);
-        std::copy(qkv + 2 * D, qkv + 3 * D, s.vcache.data() + (size_t(l) * c.T + p) * D);
-        attend(s, l, p, qkv, a + i * D);
+        std::copy(qkv + D, qkv + 2 * D, s.cache.key(l, p));
+        std::copy(qkv + 2 * D, qkv + 3 * D, s.cache.value(l, p));
+        s.cache.attend(l, p, qkv, a + i * D);
       }
       linear(b.w_out, b.b_out, a, n, h);
       ops::add(x, h, x, n * D);
@@ -190,22 +150,6 @@ class EncoderLM : public Model {
     if (c.final_norm) norm(norm_w_, norm_b_, last, 1, h), last = h;
     ops::matvec(head_.data, c.V, D, last, head_b_.data, logits);
     s.pos += int(n);
-  }
-
-  // Causal attention of position p (query at qkv[0, D)) over the cache; head outputs to `out`.
-  void attend(EncoderState& s, int l, int p, const float* q, float* out) const {
-    const Config& c = c_;
-    const float scale = 1.f / std::sqrt(float(c.hd));
-    const float* kbase = s.kcache.data() + size_t(l) * c.T * c.D;
-    const float* vbase = s.vcache.data() + size_t(l) * c.T * c.D;
-    for (int h = 0; h < c.H; ++h) {
-      const size_t off = size_t(h) * c.hd;
-      float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
-      for (int t = 0; t <= p; ++t) att[t] = ops::dot(q + off, kbase + size_t(t) * c.D + off, c.hd) * scale;
-      ops::softmax(att, p + 1);
-      std::fill(out + off, out + off + c.hd, 0.f);
-      for (int t = 0; t <= p; ++t) ops::axpy(att[t], vbase + size_t(t) * c.D + off, out + off, c.hd);
-    }
   }
 
   Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {

@@ -8,13 +8,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/blocks.h"
 #include "models/model.h"
 #include "ops/ops.h"
 
 namespace argen {
 namespace {
-
-constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;  // 2 GiB: the wasm heap's practical ceiling
 
 struct Config {
   int V = 0, E = 0, D = 0, R = 0, L = 0, H = 0, F = 0, T = 0, hd = 0;  // vocab, embedding, width,
@@ -44,8 +43,7 @@ struct HybridState : State {
   int pos = 0;
   Scratch one;
   std::vector<float> rh, rc;          // [R, D]: recurrent h, and c (lstm)
-  std::vector<float> att;             // [L, H, T]: attention of the newest position, per block
-  std::vector<float> kcache, vcache;  // [L, T, D]
+  KVCache cache;
 };
 
 class HybridLM : public Model {
@@ -69,29 +67,12 @@ class HybridLM : public Model {
     const std::string g = mf.config_string("gelu", "exact");
     if (g != "exact" && g != "tanh") throw mf.error("config key 'gelu' is '" + g + "', expected 'exact' or 'tanh'");
     c.gelu_tanh = g == "tanh";
-    if (mf.config().contains("norm_eps")) {
-      const auto& e = mf.config()["norm_eps"];
-      if (!e.is_number() || !(e.get<double>() > 0))
-        throw mf.error("config key 'norm_eps' must be a positive number, found " + e.dump());
-      c.eps = e.get<float>();
-    }
-    // The KV cache is allocated per stream: refuse a config whose cache could never be allocated
-    // (a tiny file can claim a huge context), as transformer.cc does.
-    const double cache_bytes = 2.0 * c.L * c.T * double(c.D) * sizeof(float);
-    if (cache_bytes > double(kMaxCacheBytes))
-      throw mf.error("config: context_length " + std::to_string(c.T) + " needs a KV cache of " +
-                     std::to_string(uint64_t(cache_bytes)) + " bytes per stream, over the limit of " +
-                     std::to_string(kMaxCacheBytes));
+    c.eps = config_positive(mf, "norm_eps", 1e-5f);
+    check_cache_size(mf, c.L, c.T, size_t(c.D));
     load_weights(mf);
-    info_.arch = mf.arch();
-    info_.modality = mf.modality();
-    info_.vocab_size = c.V;
-    info_.context_length = c.T;
-    info_.parameters = params_;
+    describe(c.V, c.T, params_);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
-    if (auto it = mf.metadata().find("name"); it != mf.metadata().end()) info_.name = it->second;
-    if (auto it = mf.metadata().find("description"); it != mf.metadata().end()) info_.description = it->second;
   }
 
   std::unique_ptr<State> new_state() const override {
@@ -99,8 +80,7 @@ class HybridLM : public Model {
     s->one.resize(1, c_);
     s->rh.assign(size_t(c_.R) * c_.D, 0);
     if (c_.lstm) s->rc.assign(size_t(c_.R) * c_.D, 0);
-    s->att.assign(size_t(c_.L) * c_.H * c_.T, 0);
-    s->kcache.assign(size_t(c_.L) * c_.T * c_.D, 0), s->vcache.assign(size_t(c_.L) * c_.T * c_.D, 0);
+    s->cache.init(c_.L, c_.T, c_.H, c_.H, c_.hd);
     return s;
   }
 
@@ -121,26 +101,10 @@ class HybridLM : public Model {
 
   int attention(const State& state, int layer, std::vector<float>* out) const override {
     const auto& s = static_cast<const HybridState&>(state);
-    if (layer < 0 || layer >= c_.L || s.pos == 0) return 0;
-    out->resize(size_t(c_.H) * s.pos);
-    for (int h = 0; h < c_.H; ++h) {
-      const float* a = s.att.data() + (size_t(layer) * c_.H + h) * c_.T;
-      std::copy(a, a + s.pos, out->data() + size_t(h) * s.pos);
-    }
-    return s.pos;
+    return s.cache.report(layer, s.pos, out);
   }
 
  private:
-  // Y[n, rows] = X[n, cols] W^T + b: matrix-vector for one position, matrix-matrix for more.
-  static void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
-    const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
-    if (n == 1) {
-      ops::matvec(W.data, rows, cols, X, b.data, Y);
-    } else {
-      ops::matmul(W.data, rows, cols, X, n, b.data, Y);
-    }
-  }
-
   void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
     for (size_t i = 0; i < n; ++i) ops::layer_norm(x + i * c_.D, w.data, b.data, c_.eps, out + i * c_.D, c_.D);
   }
@@ -154,23 +118,11 @@ class HybridLM : public Model {
     for (size_t i = 0; i < n; ++i) {
       float* g = m.gi.data() + i * GD;
       ops::matvec(l.w_hh.data, GD, D, h, l.b_hh.data, gh);
-      if (c_.lstm) {  // gates i, f, g, o
-        float* c = s.rc.data() + k * D;
+      if (c_.lstm) {
         ops::add(g, gh, g, GD);
-        ops::sigmoid(g, 2 * D);
-        ops::tanh(g + 2 * D, D);
-        ops::sigmoid(g + 3 * D, D);
-        for (size_t j = 0; j < D; ++j) c[j] = g[D + j] * c[j] + g[j] * g[2 * D + j];
-        std::copy(c, c + D, h);
-        ops::tanh(h, D);
-        ops::mul(h, g + 3 * D, h, D);
-      } else {  // gates r, z, n: n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-        ops::add(g, gh, g, 2 * D);
-        ops::sigmoid(g, 2 * D);
-        ops::mul(g, gh + 2 * D, gh + 2 * D, D);
-        ops::add(g + 2 * D, gh + 2 * D, g + 2 * D, D);
-        ops::tanh(g + 2 * D, D);
-        for (size_t j = 0; j < D; ++j) h[j] = (1.f - g[D + j]) * g[2 * D + j] + g[D + j] * h[j];
+        lstm_cell(g, s.rc.data() + k * D, h, D);
+      } else {
+        gru_cell(g, gh, h, D);
       }
       std::copy(h, h + D, out + i * D);
     }
@@ -179,11 +131,7 @@ class HybridLM : public Model {
   void forward(HybridState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
     const Config& c = c_;
     const size_t D = c.D, F = c.F;
-    if (s.pos + n > size_t(c.T))
-      throw Error(std::to_string(s.pos + n) + " positions do not fit the context of " + std::to_string(c.T) + " tokens");
-    for (size_t i = 0; i < n; ++i)
-      if (tokens[i] < 0 || tokens[i] >= c.V)
-        throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(c.V));
+    check_tokens(tokens, n, c.V, s.pos, c.T);
     float *x = m.x.data(), *h = m.h.data(), *a = m.a.data(), *ff = m.ff.data();
     // recurrent layers (input projections batched, W_hh h per position): x <- the last layer's h
     float* e = m.e.data();
@@ -200,9 +148,9 @@ class HybridLM : public Model {
       for (size_t i = 0; i < n; ++i) {
         const int p = s.pos + int(i);
         const float* qkv = m.qkv.data() + i * 3 * D;
-        std::copy(qkv + D, qkv + 2 * D, s.kcache.data() + (size_t(l) * c.T + p) * D);
-        std::copy(qkv + 2 * D, qkv + 3 * D, s.vcache.data() + (size_t(l) * c.T + p) * D);
-        attend(s, l, p, qkv, a + i * D);
+        std::copy(qkv + D, qkv + 2 * D, s.cache.key(l, p));
+        std::copy(qkv + 2 * D, qkv + 3 * D, s.cache.value(l, p));
+        s.cache.attend(l, p, qkv, a + i * D);
       }
       linear(b.wo, b.bo, a, n, h);
       ops::add(x, h, x, n * D);
@@ -219,22 +167,6 @@ class HybridLM : public Model {
     norm(ln_f_w_, ln_f_b_, x + (n - 1) * D, 1, h);
     ops::matvec(head_.data, c.V, D, h, nullptr, logits);
     s.pos += int(n);
-  }
-
-  // Causal attention of position p (query at q[0, D)) over the cache; head outputs to `out`.
-  void attend(HybridState& s, int l, int p, const float* q, float* out) const {
-    const Config& c = c_;
-    const float scale = 1.f / std::sqrt(float(c.hd));
-    const float* kbase = s.kcache.data() + size_t(l) * c.T * c.D;
-    const float* vbase = s.vcache.data() + size_t(l) * c.T * c.D;
-    for (int h = 0; h < c.H; ++h) {
-      const size_t off = size_t(h) * c.hd;
-      float* att = s.att.data() + (size_t(l) * c.H + h) * c.T;
-      for (int t = 0; t <= p; ++t) att[t] = ops::dot(q + off, kbase + size_t(t) * c.D + off, c.hd) * scale;
-      ops::softmax(att, p + 1);
-      std::fill(out + off, out + off + c.hd, 0.f);
-      for (int t = 0; t <= p; ++t) ops::axpy(att[t], vbase + size_t(t) * c.D + off, out + off, c.hd);
-    }
   }
 
   Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {

@@ -45,6 +45,20 @@ class Model {
 
  protected:
   explicit Model(std::shared_ptr<const ModelFile> file) : file_(std::move(file)) {}
+  // Fills info_ from the file (arch, modality, name, description) and the given sizes.
+  void describe(int vocab_size, int context_length, size_t parameters) {
+    info_.arch = file_->arch();
+    info_.modality = file_->modality();
+    info_.vocab_size = vocab_size;
+    info_.context_length = context_length;
+    info_.parameters = parameters;
+    auto meta = [&](const char* k) {
+      auto it = file_->metadata().find(k);
+      return it == file_->metadata().end() ? std::string() : it->second;
+    };
+    info_.name = meta("name");
+    info_.description = meta("description");
+  }
   std::shared_ptr<const ModelFile> file_;  // keeps the weights alive
   ModelInfo info_;
 };

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "models/blocks.h"
 #include "models/model.h"
 #include "ops/ops.h"
 
@@ -98,17 +99,7 @@ class RecurrentModel : public Model {
       head_b_ = mf.get(head + ".bias", {V_});
       params += V_;
     }
-    info_.arch = arch;
-    info_.modality = mf.modality();
-    info_.vocab_size = V_;
-    info_.context_length = 0;
-    info_.parameters = params;
-    auto meta = [&](const char* k) {
-      auto it = mf.metadata().find(k);
-      return it == mf.metadata().end() ? std::string() : it->second;
-    };
-    info_.name = meta("name");
-    info_.description = meta("description");
+    describe(V_, 0, params);
   }
 
   std::unique_ptr<State> new_state() const override {
@@ -121,8 +112,7 @@ class RecurrentModel : public Model {
   }
 
   void step(State& state, int token, float* logits) const override {
-    if (token < 0 || token >= V_)
-      throw Error("token id " + std::to_string(token) + " is out of range for vocabulary size " + std::to_string(V_));
+    check_tokens(&token, 1, V_, 0, 0);
     auto& s = static_cast<RecurrentState&>(state);
     const size_t GH = size_t(gates()) * H_;
     const float* x = one_hot_ ? nullptr : embed_.data + size_t(token) * E_;
@@ -147,29 +137,14 @@ class RecurrentModel : public Model {
           }
           std::copy(g, g + H_, h);
           break;
-        case Cell::LSTM: {
+        case Cell::LSTM:
           ops::matvec_acc(l.w_hh.data, GH, H_, h, g);
-          float* c = s.c.data() + size_t(k) * H_;
-          ops::sigmoid(g, 2 * size_t(H_));           // i, f
-          ops::tanh(g + 2 * H_, H_);                 // g
-          ops::sigmoid(g + 3 * H_, H_);              // o
-          for (int j = 0; j < H_; ++j) c[j] = g[H_ + j] * c[j] + g[j] * g[2 * H_ + j];
-          std::copy(c, c + H_, h);
-          ops::tanh(h, H_);
-          ops::mul(h, g + 3 * H_, h, H_);
+          lstm_cell(g, s.c.data() + size_t(k) * H_, h, H_);
           break;
-        }
-        case Cell::GRU: {
-          float* gh = s.gh.data();
-          ops::matvec(l.w_hh.data, GH, H_, h, l.bias_hh.data(), gh);
-          ops::add(g, gh, g, 2 * size_t(H_));        // r, z pre-activations
-          ops::sigmoid(g, 2 * size_t(H_));
-          ops::mul(g, gh + 2 * H_, gh + 2 * H_, H_);  // r * (W_hn h + b_hn)
-          ops::add(g + 2 * H_, gh + 2 * H_, g + 2 * H_, H_);
-          ops::tanh(g + 2 * H_, H_);                 // n
-          for (int j = 0; j < H_; ++j) h[j] = (1.f - g[H_ + j]) * g[2 * H_ + j] + g[H_ + j] * h[j];
+        case Cell::GRU:
+          ops::matvec(l.w_hh.data, GH, H_, h, l.bias_hh.data(), s.gh.data());
+          gru_cell(g, s.gh.data(), h, H_);
           break;
-        }
       }
       x = h;
     }

@@ -1,0 +1,93 @@
+#include "models/blocks.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "ops/ops.h"
+
+namespace argen {
+
+void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
+  const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
+  if (n == 1) {
+    ops::matvec(W.data, rows, cols, X, b.data, Y);
+  } else {
+    ops::matmul(W.data, rows, cols, X, n, b.data, Y);
+  }
+}
+
+void lstm_cell(float* g, float* c, float* h, size_t H) {
+  ops::sigmoid(g, 2 * H);      // i, f
+  ops::tanh(g + 2 * H, H);     // g
+  ops::sigmoid(g + 3 * H, H);  // o
+  for (size_t j = 0; j < H; ++j) c[j] = g[H + j] * c[j] + g[j] * g[2 * H + j];
+  std::copy(c, c + H, h);
+  ops::tanh(h, H);
+  ops::mul(h, g + 3 * H, h, H);
+}
+
+void gru_cell(float* gi, float* gh, float* h, size_t H) {
+  ops::add(gi, gh, gi, 2 * H);  // r, z pre-activations
+  ops::sigmoid(gi, 2 * H);
+  ops::mul(gi, gh + 2 * H, gh + 2 * H, H);  // r * (W_hn h + b_hn)
+  ops::add(gi + 2 * H, gh + 2 * H, gi + 2 * H, H);
+  ops::tanh(gi + 2 * H, H);  // n
+  for (size_t j = 0; j < H; ++j) h[j] = (1.f - gi[H + j]) * gi[2 * H + j] + gi[H + j] * h[j];
+}
+
+void KVCache::init(int layers, int context, int heads, int kv_heads, int head_dim) {
+  L = layers, T = context, H = heads, KV = kv_heads, hd = head_dim;
+  k.assign(size_t(L) * T * kv_dim(), 0.f);
+  v.assign(size_t(L) * T * kv_dim(), 0.f);
+  att.assign(size_t(L) * H * T, 0.f);
+}
+
+void KVCache::attend(int l, int pos, const float* q, float* out) {
+  const float scale = 1.f / std::sqrt(float(hd));
+  const float* kl = k.data() + size_t(l) * T * kv_dim();
+  const float* vl = v.data() + size_t(l) * T * kv_dim();
+  for (int h = 0; h < H; ++h) {
+    const size_t kv_off = size_t(h / (H / KV)) * hd;
+    const float* qh = q + size_t(h) * hd;
+    float* oh = out + size_t(h) * hd;
+    float* a = att.data() + (size_t(l) * H + h) * T;
+    for (int t = 0; t <= pos; ++t) a[t] = ops::dot(qh, kl + t * kv_dim() + kv_off, hd) * scale;
+    ops::softmax(a, pos + 1);
+    std::fill(oh, oh + hd, 0.f);
+    for (int t = 0; t <= pos; ++t) ops::axpy(a[t], vl + t * kv_dim() + kv_off, oh, hd);
+  }
+}
+
+int KVCache::report(int l, int positions, std::vector<float>* out) const {
+  if (l < 0 || l >= L || positions <= 0) return 0;
+  out->resize(size_t(H) * positions);
+  for (int h = 0; h < H; ++h) {
+    const float* a = att.data() + (size_t(l) * H + h) * T;
+    std::copy(a, a + positions, out->data() + size_t(h) * positions);
+  }
+  return positions;
+}
+
+void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim) {
+  const double bytes = 2.0 * layers * context * double(kv_dim) * sizeof(float);
+  if (bytes > double(kMaxCacheBytes))
+    throw mf.error("config: context_length " + std::to_string(context) + " needs a KV cache of " +
+                   std::to_string(uint64_t(bytes)) + " bytes per stream, over the limit of " + std::to_string(kMaxCacheBytes));
+}
+
+float config_positive(const ModelFile& mf, const std::string& key, float fallback) {
+  if (!mf.config().contains(key)) return fallback;
+  const auto& v = mf.config()[key];
+  if (!v.is_number() || !(v.get<double>() > 0)) throw mf.error("config key '" + key + "' must be a positive number, found " + v.dump());
+  return v.get<float>();
+}
+
+void check_tokens(const int* tokens, size_t n, int vocab, int pos, int context) {
+  if (context > 0 && size_t(pos) + n > size_t(context))
+    throw Error(std::to_string(pos + n) + " positions do not fit the context of " + std::to_string(context) + " tokens");
+  for (size_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(vocab));
+}
+
+}  // namespace argen

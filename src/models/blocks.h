@@ -1,0 +1,49 @@
+// Building blocks shared by the model files: the KV cache with causal attention, PyTorch's LSTM and
+// GRU cells, a linear layer over n positions, and load-time config checks. Unlike ops, these know
+// the conventions of the models (gate order, cache layout).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model_file.h"
+
+namespace argen {
+
+// Y[n, rows] = X[n, cols] W^T + b (b may be empty): a matrix-vector product for one position, a
+// matrix-matrix product for more (prompt prefill), so each weight is read once either way.
+void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y);
+
+// PyTorch's LSTM cell on gates g = W_ih x + b_ih + W_hh h + b_hh, [4H] in order i, f, g, o:
+// c = f*c + i*g, h = o*tanh(c). Clobbers g.
+void lstm_cell(float* g, float* c, float* h, size_t H);
+// PyTorch's GRU cell on gi = W_ih x + b_ih and gh = W_hh h + b_hh, [3H] in order r, z, n:
+// n = tanh(gi_n + r*gh_n), h = (1-z)*n + z*h. Clobbers gi and gh.
+void gru_cell(float* gi, float* gh, float* h, size_t H);
+
+// Keys and values of every position so far, per layer, and the attention of the newest position.
+struct KVCache {
+  int L = 0, T = 0, H = 0, KV = 0, hd = 0;  // layers, context, query heads, kv heads, head size
+  std::vector<float> k, v;                  // [L, T, KV*hd]
+  std::vector<float> att;                   // [L, H, T]
+  void init(int layers, int context, int heads, int kv_heads, int head_dim);
+  size_t kv_dim() const { return size_t(KV) * hd; }
+  float* key(int l, int pos) { return k.data() + (size_t(l) * T + pos) * kv_dim(); }
+  float* value(int l, int pos) { return v.data() + (size_t(l) * T + pos) * kv_dim(); }
+  // Causal attention of position `pos` in layer l over positions 0..pos: q and out hold H heads.
+  // Query head h reads kv head h / (H / KV) (grouped-query attention).
+  void attend(int l, int pos, const float* q, float* out);
+  // Layer l's attention of the newest of `positions` positions: heads x positions into out.
+  int report(int l, int positions, std::vector<float>* out) const;
+};
+
+// Refuses, at load, a config whose per-stream KV cache could never be allocated (a small file can
+// claim a huge context): 2 GiB, the wasm heap's practical ceiling.
+constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;
+void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim);
+// A positive number from the config (eps, rope theta), or `fallback` when absent.
+float config_positive(const ModelFile& mf, const std::string& key, float fallback);
+// Throws unless every token is in the vocabulary and positions pos..pos+n-1 fit the context.
+void check_tokens(const int* tokens, size_t n, int vocab, int pos, int context);
+
+}  // namespace argen
