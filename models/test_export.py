@@ -9,7 +9,6 @@ import os
 import struct
 import sys
 import tempfile
-import traceback
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from torch import nn
 
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, run  # noqa: E402
 import safetensors_io as st  # noqa: E402
 from argen_models import RecurrentLM  # noqa: E402
 from export import export, inspect_module, round_trip_dtype  # noqa: E402
@@ -26,12 +26,6 @@ from encoder_lm import CausalTransformerLM, PositionalEncoding, causal_mask  # n
 from hybrid_lm import HybridLM  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
 
 
 def raises(fn, *fragments):
@@ -869,17 +863,7 @@ def golden_files_match_independent_numpy_reference():
 
 
 def main():
-    failed = 0
-    for fn in CHECKS:
-        try:
-            fn()
-            print(f"ok    {fn.__name__}")
-        except Exception:  # noqa: BLE001
-            failed += 1
-            print(f"FAIL  {fn.__name__}")
-            traceback.print_exc()
-    print(f"{len(CHECKS) - failed}/{len(CHECKS)} checks passed")
-    sys.exit(1 if failed else 0)
+    run()
 
 
 if __name__ == "__main__":

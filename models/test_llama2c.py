@@ -21,7 +21,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import traceback
 import warnings
 
 import numpy as np
@@ -31,17 +30,12 @@ torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import llama2c_convert as lc  # noqa: E402
+from checks import check, run  # noqa: E402
 import safetensors_io as st  # noqa: E402
 from transformers import Llama  # noqa: E402  (models/transformers.py)
 
 GOLDEN = os.path.join(HERE, "..", "tests", "golden", "bpe_llama2c.json")
 TMP = []  # made on first use: models/make_golden.py imports reference_encode from here
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
 
 
 def path(name):
@@ -396,17 +390,7 @@ def golden_file_is_up_to_date():
 
 
 def main():
-    failed = 0
-    for fn in CHECKS:
-        try:
-            fn()
-            print(f"ok    {fn.__name__}")
-        except Exception:  # noqa: BLE001
-            failed += 1
-            print(f"FAIL  {fn.__name__}")
-            traceback.print_exc()
-    print(f"{len(CHECKS) - failed}/{len(CHECKS)} checks passed")
-    sys.exit(1 if failed else 0)
+    run()
 
 
 if __name__ == "__main__":
