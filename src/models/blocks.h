@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/model_file.h"
+#include "models/model.h"
 
 namespace argen {
 
@@ -35,6 +36,34 @@ struct KVCache {
   void attend(int l, int pos, const float* q, float* out);
   // Layer l's attention of the newest of `positions` positions: heads x positions into out.
   int report(int l, int positions, std::vector<float>* out) const;
+};
+
+// The Model plumbing every attention model shares. Derived provides
+//   forward(StateT&, const int* tokens, size_t n, Scratch&, float* logits): n positions at once;
+//   config(): what Scratch::resize(n, config) needs.
+// StateT holds `pos`, `one` (a Scratch for single steps, so a step allocates nothing) and `cache`.
+template <class Derived, class StateT>
+class CachedModel : public Model {
+ public:
+  using Model::Model;
+  void step(State& state, int token, float* logits) const override {
+    auto& s = static_cast<StateT&>(state);
+    self().forward(s, &token, 1, s.one, logits);
+  }
+  // The whole prompt at once: every projection is a matrix-matrix product over its positions.
+  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
+    if (n == 0) return;
+    decltype(StateT::one) m;
+    m.resize(n, self().config());
+    self().forward(static_cast<StateT&>(state), tokens, n, m, logits);
+  }
+  int attention(const State& state, int layer, std::vector<float>* out) const override {
+    const auto& s = static_cast<const StateT&>(state);
+    return s.cache.report(layer, s.pos, out);
+  }
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
 
 // Refuses, at load, a config whose per-stream KV cache could never be allocated (a small file can

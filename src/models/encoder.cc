@@ -44,9 +44,9 @@ struct EncoderState : State {
   KVCache cache;
 };
 
-class EncoderLM : public Model {
+class EncoderLM : public CachedModel<EncoderLM, EncoderState> {
  public:
-  explicit EncoderLM(std::shared_ptr<const ModelFile> f) : Model(std::move(f)) {
+  explicit EncoderLM(std::shared_ptr<const ModelFile> f) : CachedModel(std::move(f)) {
     const ModelFile& mf = *file_;
     Config& c = c_;
     c.V = int(mf.config_int("vocab_size", 1, 1 << 24));
@@ -70,7 +70,7 @@ class EncoderLM : public Model {
     c.positions = pos == "learned" ? Config::LEARNED : pos == "sinusoidal" ? Config::TABLE : Config::NONE;
     check_cache_size(mf, c.L, c.T, size_t(c.D));
     load_weights(mf);
-    describe(c.V, c.T, params_);
+    describe(c.V, c.T);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
   }
@@ -82,30 +82,16 @@ class EncoderLM : public Model {
     return s;
   }
 
-  void step(State& state, int token, float* logits) const override {
-    auto& s = static_cast<EncoderState&>(state);
-    forward(s, &token, 1, s.one, logits);
-  }
 
-  // The whole prompt at once: projections are matrix-matrix products over the n positions.
-  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
-    if (n == 0) return;
-    auto& s = static_cast<EncoderState&>(state);
-    Scratch m;
-    m.resize(n, c_);
-    forward(s, tokens, n, m, logits);
-  }
 
-  int attention(const State& state, int layer, std::vector<float>* out) const override {
-    const auto& s = static_cast<const EncoderState&>(state);
-    return s.cache.report(layer, s.pos, out);
-  }
 
  private:
   void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
     for (size_t i = 0; i < n; ++i) ops::layer_norm(x + i * c_.D, w.data, b.data, c_.eps, out + i * c_.D, c_.D);
   }
 
+  friend class CachedModel<EncoderLM, EncoderState>;
+  const Config& config() const { return c_; }
   // Positions s.pos .. s.pos+n-1 through the whole model; logits of the last one.
   void forward(EncoderState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
     const Config& c = c_;
@@ -152,12 +138,6 @@ class EncoderLM : public Model {
     s.pos += int(n);
   }
 
-  Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {
-    Tensor t = mf.get(name, shape);
-    params_ += t.size();
-    return t;
-  }
-
   void load_weights(const ModelFile& mf) {
     const Config& c = c_;
     const int64_t D = c.D, F = c.F;
@@ -168,40 +148,39 @@ class EncoderLM : public Model {
       if (!names[key].is_string()) throw mf.error(std::string("config key 'names.") + key + "' must be a string");
       return names[key].get<std::string>();
     };
-    embed_ = get(mf, name("embedding", "embed") + ".weight", {c.V, D});
-    if (c.positions == Config::LEARNED) pos_ = get(mf, name("positions", "pos") + ".weight", {c.T, D});
+    embed_ = weight(name("embedding", "embed") + ".weight", {c.V, D});
+    if (c.positions == Config::LEARNED) pos_ = weight(name("positions", "pos") + ".weight", {c.T, D});
     if (c.positions == Config::TABLE) pos_ = mf.get(name("positions", "pos") + ".pe", {c.T, D});  // a buffer, not a parameter
     const std::string enc = name("encoder", "encoder");
     for (int l = 0; l < c.L; ++l) {
       const std::string p = enc + ".layers." + std::to_string(l) + ".";
       Layer b;
-      b.w_in = get(mf, p + "self_attn.in_proj_weight", {3 * D, D});
-      b.b_in = get(mf, p + "self_attn.in_proj_bias", {3 * D});
-      b.w_out = get(mf, p + "self_attn.out_proj.weight", {D, D});
-      b.b_out = get(mf, p + "self_attn.out_proj.bias", {D});
-      b.w1 = get(mf, p + "linear1.weight", {F, D});
-      b.b1 = get(mf, p + "linear1.bias", {F});
-      b.w2 = get(mf, p + "linear2.weight", {D, F});
-      b.b2 = get(mf, p + "linear2.bias", {D});
-      b.n1w = get(mf, p + "norm1.weight", {D});
-      b.n1b = get(mf, p + "norm1.bias", {D});
-      b.n2w = get(mf, p + "norm2.weight", {D});
-      b.n2b = get(mf, p + "norm2.bias", {D});
+      b.w_in = weight(p + "self_attn.in_proj_weight", {3 * D, D});
+      b.b_in = weight(p + "self_attn.in_proj_bias", {3 * D});
+      b.w_out = weight(p + "self_attn.out_proj.weight", {D, D});
+      b.b_out = weight(p + "self_attn.out_proj.bias", {D});
+      b.w1 = weight(p + "linear1.weight", {F, D});
+      b.b1 = weight(p + "linear1.bias", {F});
+      b.w2 = weight(p + "linear2.weight", {D, F});
+      b.b2 = weight(p + "linear2.bias", {D});
+      b.n1w = weight(p + "norm1.weight", {D});
+      b.n1b = weight(p + "norm1.bias", {D});
+      b.n2w = weight(p + "norm2.weight", {D});
+      b.n2b = weight(p + "norm2.bias", {D});
       layers_.push_back(std::move(b));
     }
     if (c.final_norm) {
-      norm_w_ = get(mf, enc + ".norm.weight", {D});
-      norm_b_ = get(mf, enc + ".norm.bias", {D});
+      norm_w_ = weight(enc + ".norm.weight", {D});
+      norm_b_ = weight(enc + ".norm.bias", {D});
     }
     const std::string head = name("head", "head");
-    head_ = get(mf, head + ".weight", {c.V, D});
-    if (mf.config_bool("head_bias", true)) head_b_ = get(mf, head + ".bias", {c.V});
+    head_ = weight(head + ".weight", {c.V, D});
+    if (mf.config_bool("head_bias", true)) head_b_ = weight(head + ".bias", {c.V});
   }
 
   Config c_;
   Tensor embed_, pos_, norm_w_, norm_b_, head_, head_b_;
   std::vector<Layer> layers_;
-  size_t params_ = 0;
 };
 
 }  // namespace

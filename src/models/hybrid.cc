@@ -46,9 +46,9 @@ struct HybridState : State {
   KVCache cache;
 };
 
-class HybridLM : public Model {
+class HybridLM : public CachedModel<HybridLM, HybridState> {
  public:
-  explicit HybridLM(std::shared_ptr<const ModelFile> f) : Model(std::move(f)) {
+  explicit HybridLM(std::shared_ptr<const ModelFile> f) : CachedModel(std::move(f)) {
     const ModelFile& mf = *file_;
     Config& c = c_;
     c.V = int(mf.config_int("vocab_size", 1, 1 << 24));
@@ -70,7 +70,7 @@ class HybridLM : public Model {
     c.eps = config_positive(mf, "norm_eps", 1e-5f);
     check_cache_size(mf, c.L, c.T, size_t(c.D));
     load_weights(mf);
-    describe(c.V, c.T, params_);
+    describe(c.V, c.T);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
   }
@@ -84,25 +84,8 @@ class HybridLM : public Model {
     return s;
   }
 
-  void step(State& state, int token, float* logits) const override {
-    auto& s = static_cast<HybridState&>(state);
-    forward(s, &token, 1, s.one, logits);
-  }
 
-  // The whole prompt at once: input projections and every block projection are matrix-matrix
-  // products over the n positions; only the recurrent W_hh h and attention go position by position.
-  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
-    if (n == 0) return;
-    auto& s = static_cast<HybridState&>(state);
-    Scratch m;
-    m.resize(n, c_);
-    forward(s, tokens, n, m, logits);
-  }
 
-  int attention(const State& state, int layer, std::vector<float>* out) const override {
-    const auto& s = static_cast<const HybridState&>(state);
-    return s.cache.report(layer, s.pos, out);
-  }
 
  private:
   void norm(const Tensor& w, const Tensor& b, const float* x, size_t n, float* out) const {
@@ -128,6 +111,8 @@ class HybridLM : public Model {
     }
   }
 
+  friend class CachedModel<HybridLM, HybridState>;
+  const Config& config() const { return c_; }
   void forward(HybridState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
     const Config& c = c_;
     const size_t D = c.D, F = c.F;
@@ -169,52 +154,45 @@ class HybridLM : public Model {
     s.pos += int(n);
   }
 
-  Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {
-    Tensor t = mf.get(name, shape);
-    params_ += t.size();
-    return t;
-  }
-
   void load_weights(const ModelFile& mf) {
     const Config& c = c_;
     const int64_t D = c.D, F = c.F, GD = (c.lstm ? 4 : 3) * D;
-    embed_ = get(mf, "embed.weight", {c.V, c.E});
+    embed_ = weight("embed.weight", {c.V, c.E});
     for (int k = 0; k < c.R; ++k) {
       const std::string s = std::to_string(k);
       RnnLayer l;
-      l.w_ih = get(mf, "rnn.weight_ih_l" + s, {GD, k == 0 ? c.E : D});
-      l.w_hh = get(mf, "rnn.weight_hh_l" + s, {GD, D});
-      l.b_ih = get(mf, "rnn.bias_ih_l" + s, {GD});
-      l.b_hh = get(mf, "rnn.bias_hh_l" + s, {GD});
+      l.w_ih = weight("rnn.weight_ih_l" + s, {GD, k == 0 ? c.E : D});
+      l.w_hh = weight("rnn.weight_hh_l" + s, {GD, D});
+      l.b_ih = weight("rnn.bias_ih_l" + s, {GD});
+      l.b_hh = weight("rnn.bias_hh_l" + s, {GD});
       rnn_.push_back(std::move(l));
     }
     for (int i = 0; i < c.L; ++i) {
       const std::string p = "blocks." + std::to_string(i) + ".";
       Block b;
-      b.ln1_w = get(mf, p + "ln_1.weight", {D});
-      b.ln1_b = get(mf, p + "ln_1.bias", {D});
-      b.wqkv = get(mf, p + "attn.c_attn.weight", {3 * D, D});
-      b.bqkv = get(mf, p + "attn.c_attn.bias", {3 * D});
-      b.wo = get(mf, p + "attn.c_proj.weight", {D, D});
-      b.bo = get(mf, p + "attn.c_proj.bias", {D});
-      b.ln2_w = get(mf, p + "ln_2.weight", {D});
-      b.ln2_b = get(mf, p + "ln_2.bias", {D});
-      b.w1 = get(mf, p + "mlp.c_fc.weight", {F, D});
-      b.b1 = get(mf, p + "mlp.c_fc.bias", {F});
-      b.w2 = get(mf, p + "mlp.c_proj.weight", {D, F});
-      b.b2 = get(mf, p + "mlp.c_proj.bias", {D});
+      b.ln1_w = weight(p + "ln_1.weight", {D});
+      b.ln1_b = weight(p + "ln_1.bias", {D});
+      b.wqkv = weight(p + "attn.c_attn.weight", {3 * D, D});
+      b.bqkv = weight(p + "attn.c_attn.bias", {3 * D});
+      b.wo = weight(p + "attn.c_proj.weight", {D, D});
+      b.bo = weight(p + "attn.c_proj.bias", {D});
+      b.ln2_w = weight(p + "ln_2.weight", {D});
+      b.ln2_b = weight(p + "ln_2.bias", {D});
+      b.w1 = weight(p + "mlp.c_fc.weight", {F, D});
+      b.b1 = weight(p + "mlp.c_fc.bias", {F});
+      b.w2 = weight(p + "mlp.c_proj.weight", {D, F});
+      b.b2 = weight(p + "mlp.c_proj.bias", {D});
       blocks_.push_back(std::move(b));
     }
-    ln_f_w_ = get(mf, "ln_f.weight", {D});
-    ln_f_b_ = get(mf, "ln_f.bias", {D});
-    head_ = get(mf, "head.weight", {c.V, D});
+    ln_f_w_ = weight("ln_f.weight", {D});
+    ln_f_b_ = weight("ln_f.bias", {D});
+    head_ = weight("head.weight", {c.V, D});
   }
 
   Config c_;
   Tensor embed_, ln_f_w_, ln_f_b_, head_;
   std::vector<RnnLayer> rnn_;
   std::vector<Block> blocks_;
-  size_t params_ = 0;
 };
 
 }  // namespace

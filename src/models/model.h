@@ -45,13 +45,19 @@ class Model {
 
  protected:
   explicit Model(std::shared_ptr<const ModelFile> file) : file_(std::move(file)) {}
+  // A weight: the named tensor with exactly `shape` (else an error naming both), counted in
+  // info().parameters.
+  Tensor weight(const std::string& name, const std::vector<int64_t>& shape) {
+    Tensor t = file_->get(name, shape);
+    info_.parameters += t.size();
+    return t;
+  }
   // Fills info_ from the file (arch, modality, name, description) and the given sizes.
-  void describe(int vocab_size, int context_length, size_t parameters) {
+  void describe(int vocab_size, int context_length) {
     info_.arch = file_->arch();
     info_.modality = file_->modality();
     info_.vocab_size = vocab_size;
     info_.context_length = context_length;
-    info_.parameters = parameters;
     auto meta = [&](const char* k) {
       auto it = file_->metadata().find(k);
       return it == file_->metadata().end() ? std::string() : it->second;

@@ -99,7 +99,8 @@ class RecurrentModel : public Model {
       head_b_ = mf.get(head + ".bias", {V_});
       params += V_;
     }
-    describe(V_, 0, params);
+    describe(V_, 0);
+    info_.parameters = params;
   }
 
   std::unique_ptr<State> new_state() const override {

@@ -46,9 +46,9 @@ struct TransformerState : State {
   KVCache cache;
 };
 
-class Transformer : public Model {
+class Transformer : public CachedModel<Transformer, TransformerState> {
  public:
-  explicit Transformer(std::shared_ptr<const ModelFile> f) : Model(std::move(f)) {
+  explicit Transformer(std::shared_ptr<const ModelFile> f) : CachedModel(std::move(f)) {
     const ModelFile& mf = *file_;
     Config& c = c_;
     c.llama = mf.arch() == "llama";
@@ -74,7 +74,7 @@ class Transformer : public Model {
     }
     check_cache_size(mf, c.L, c.T, size_t(c.KV) * c.hd);
     load_weights(mf);
-    describe(c.V, c.T, params_);
+    describe(c.V, c.T);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
     if (c.llama) {  // RoPE frequencies, as llama2.c: theta^(-2i/hd) for pair i
@@ -90,24 +90,12 @@ class Transformer : public Model {
     return s;
   }
 
-  void step(State& state, int token, float* logits) const override {
-    auto& s = static_cast<TransformerState&>(state);
-    forward(s, &token, 1, s.one, logits);
-  }
 
-  void prefill(State& state, const int* tokens, size_t n, float* logits) const override {
-    if (n == 0) return;
-    Scratch m;
-    m.resize(n, c_);
-    forward(static_cast<TransformerState&>(state), tokens, n, m, logits);
-  }
 
-  int attention(const State& state, int layer, std::vector<float>* out) const override {
-    const auto& s = static_cast<const TransformerState&>(state);
-    return s.cache.report(layer, s.pos, out);
-  }
 
  private:
+  friend class CachedModel<Transformer, TransformerState>;
+  const Config& config() const { return c_; }
   // Positions s.pos .. s.pos+n-1 through the whole model; logits of the last one.
   void forward(TransformerState& s, const int* tokens, size_t n, Scratch& m, float* logits) const {
     const Config& c = c_;
@@ -192,57 +180,51 @@ class Transformer : public Model {
     }
   }
 
-  Tensor get(const ModelFile& mf, const std::string& name, std::vector<int64_t> shape) {
-    Tensor t = mf.get(name, shape);
-    params_ += t.size();
-    return t;
-  }
-
   void load_weights(const ModelFile& mf) {
     const Config& c = c_;
     const int64_t D = c.D, F = c.F, kvd = int64_t(c.KV) * c.hd;
     if (c.llama) {
-      embed_ = get(mf, "tok_embeddings.weight", {c.V, D});
+      embed_ = weight("tok_embeddings.weight", {c.V, D});
       for (int l = 0; l < c.L; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".";
         Block b;
-        b.norm1_w = get(mf, p + "attention_norm.weight", {D});
-        b.wq = get(mf, p + "attention.wq.weight", {D, D});
-        b.wk = get(mf, p + "attention.wk.weight", {kvd, D});
-        b.wv = get(mf, p + "attention.wv.weight", {kvd, D});
-        b.wo = get(mf, p + "attention.wo.weight", {D, D});
-        b.norm2_w = get(mf, p + "ffn_norm.weight", {D});
-        b.w1 = get(mf, p + "feed_forward.w1.weight", {F, D});
-        b.w2 = get(mf, p + "feed_forward.w2.weight", {D, F});
-        b.w3 = get(mf, p + "feed_forward.w3.weight", {F, D});
+        b.norm1_w = weight(p + "attention_norm.weight", {D});
+        b.wq = weight(p + "attention.wq.weight", {D, D});
+        b.wk = weight(p + "attention.wk.weight", {kvd, D});
+        b.wv = weight(p + "attention.wv.weight", {kvd, D});
+        b.wo = weight(p + "attention.wo.weight", {D, D});
+        b.norm2_w = weight(p + "ffn_norm.weight", {D});
+        b.w1 = weight(p + "feed_forward.w1.weight", {F, D});
+        b.w2 = weight(p + "feed_forward.w2.weight", {D, F});
+        b.w3 = weight(p + "feed_forward.w3.weight", {F, D});
         blocks_.push_back(std::move(b));
       }
-      norm_w_ = get(mf, "norm.weight", {D});
-      head_ = c.tied ? embed_ : get(mf, "output.weight", {c.V, D});
+      norm_w_ = weight("norm.weight", {D});
+      head_ = c.tied ? embed_ : weight("output.weight", {c.V, D});
     } else {
-      embed_ = get(mf, "transformer.wte.weight", {c.V, D});
-      wpe_ = get(mf, "transformer.wpe.weight", {c.T, D});
-      auto opt = [&](const std::string& name, int64_t n) { return c.bias ? get(mf, name, {n}) : Tensor{}; };
+      embed_ = weight("transformer.wte.weight", {c.V, D});
+      wpe_ = weight("transformer.wpe.weight", {c.T, D});
+      auto opt = [&](const std::string& name, int64_t n) { return c.bias ? weight(name, {n}) : Tensor{}; };
       for (int l = 0; l < c.L; ++l) {
         const std::string p = "transformer.h." + std::to_string(l) + ".";
         Block b;
-        b.norm1_w = get(mf, p + "ln_1.weight", {D});
+        b.norm1_w = weight(p + "ln_1.weight", {D});
         b.norm1_b = opt(p + "ln_1.bias", D);
-        b.wqkv = get(mf, p + "attn.c_attn.weight", {3 * D, D});
+        b.wqkv = weight(p + "attn.c_attn.weight", {3 * D, D});
         b.bqkv = opt(p + "attn.c_attn.bias", 3 * D);
-        b.wo = get(mf, p + "attn.c_proj.weight", {D, D});
+        b.wo = weight(p + "attn.c_proj.weight", {D, D});
         b.bo = opt(p + "attn.c_proj.bias", D);
-        b.norm2_w = get(mf, p + "ln_2.weight", {D});
+        b.norm2_w = weight(p + "ln_2.weight", {D});
         b.norm2_b = opt(p + "ln_2.bias", D);
-        b.w1 = get(mf, p + "mlp.c_fc.weight", {F, D});
+        b.w1 = weight(p + "mlp.c_fc.weight", {F, D});
         b.b1 = opt(p + "mlp.c_fc.bias", F);
-        b.w2 = get(mf, p + "mlp.c_proj.weight", {D, F});
+        b.w2 = weight(p + "mlp.c_proj.weight", {D, F});
         b.b2 = opt(p + "mlp.c_proj.bias", D);
         blocks_.push_back(std::move(b));
       }
-      norm_w_ = get(mf, "transformer.ln_f.weight", {D});
+      norm_w_ = weight("transformer.ln_f.weight", {D});
       norm_b_ = opt("transformer.ln_f.bias", D);
-      head_ = c.tied ? embed_ : get(mf, "lm_head.weight", {c.V, D});
+      head_ = c.tied ? embed_ : weight("lm_head.weight", {c.V, D});
     }
   }
 
@@ -250,7 +232,6 @@ class Transformer : public Model {
   Tensor embed_, wpe_, norm_w_, norm_b_, head_;
   std::vector<Block> blocks_;
   std::vector<double> inv_freq_;
-  size_t params_ = 0;
 };
 
 }  // namespace
