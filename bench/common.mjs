@@ -26,3 +26,18 @@ export function logprobOf(v, i) {
 export function warmupMs() {
   return 1000 * Number(process.env.BENCH_WARMUP_S ?? 2);
 }
+
+// onnxruntime for one thread: 'web' (the WASM backend, in Node) or 'node' (the native CPU provider).
+export async function loadOrt(flavour, usage) {
+  if (flavour === 'web') {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    return { ort, options: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } };
+  }
+  if (flavour === 'node') {
+    const ort = await import('onnxruntime-node');
+    return { ort, options: { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
+                             executionMode: 'sequential', graphOptimizationLevel: 'all' } };
+  }
+  throw new Error(`usage: ${usage} (got '${flavour}')`);
+}

@@ -8,22 +8,11 @@
 // Timed per run: STEPS decode steps (argmax of the last logits, then session.run) after the prompt.
 // Warm-up: one run that records the tokens and their log-probabilities for the cross-engine check, then
 // more runs until BENCH_WARMUP_S seconds have passed (wasm code tiers up in the background meanwhile).
-import { median, argmax, logprobOf, warmupMs } from './common.mjs';
+import { median, argmax, logprobOf, warmupMs, loadOrt } from './common.mjs';
 
 const [flavour, modelPath, prompt, stepsArg, runsArg] = process.argv.slice(2);
 const steps = Number(stepsArg), runs = Number(runsArg);
-let ort, options;
-if (flavour === 'web') {
-  ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  options = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-} else if (flavour === 'node') {
-  ort = await import('onnxruntime-node');
-  options = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
-              executionMode: 'sequential', graphOptimizationLevel: 'all' };
-} else {
-  throw new Error(`usage: ort_char_lstm.mjs web|node MODEL PROMPT STEPS RUNS (got '${flavour}')`);
-}
+const { ort, options } = await loadOrt(flavour, 'ort_char_lstm.mjs web|node MODEL PROMPT STEPS RUNS');
 const session = await ort.InferenceSession.create(modelPath, options);
 const [L, H] = [2, 512];
 

@@ -10,22 +10,11 @@
 // Prints one JSON line: {engine, threads, steps_per_s (median), rates, tokens, logprobs}.
 // Warm-up: one run that records the tokens and their log-probabilities for the cross-engine check, then
 // more runs until BENCH_WARMUP_S seconds have passed.
-import { median, argmax, logprobOf, warmupMs } from './common.mjs';
+import { median, argmax, logprobOf, warmupMs, loadOrt } from './common.mjs';
 
 const [flavour, modelPath, stepsArg, runsArg] = process.argv.slice(2);
 const steps = Number(stepsArg), runs = Number(runsArg);
-let ort, options;
-if (flavour === 'web') {
-  ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  options = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
-} else if (flavour === 'node') {
-  ort = await import('onnxruntime-node');
-  options = { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
-              executionMode: 'sequential', graphOptimizationLevel: 'all' };
-} else {
-  throw new Error(`usage: ort_llama.mjs web|node MODEL STEPS RUNS (got '${flavour}')`);
-}
+const { ort, options } = await loadOrt(flavour, 'ort_llama.mjs web|node MODEL STEPS RUNS');
 const session = await ort.InferenceSession.create(modelPath, options);
 const [L, D, BOS] = [6, 288, 1];
 

@@ -43,6 +43,19 @@ def blas():
     return ", ".join(sorted({os.path.basename(os.path.dirname(p)) for p in libs})) or "unknown"
 
 
+def report(timed_run, runs, tokens, logprobs):
+    """After the recording run: BENCH_WARMUP_S more seconds of warm-up (like the other engines),
+    then `runs` timed runs; prints the engine's JSON line."""
+    end = time.perf_counter() + float(os.environ.get("BENCH_WARMUP_S", 2))
+    while time.perf_counter() < end:
+        timed_run()
+    rates = [timed_run() for _ in range(runs)]
+    print(json.dumps({"engine": "pytorch", "threads": torch.get_num_threads(),
+                      "steps_per_s": statistics.median(rates), "rates": rates,
+                      "tokens": tokens, "logprobs": logprobs,
+                      "note": f"torch {torch.__version__}, BLAS {blas()}"}))
+
+
 def main():
     prompt, steps, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(1)
@@ -50,14 +63,7 @@ def main():
     ids = list(prompt.encode("utf-8"))
     with torch.inference_mode():
         _, tokens, logprobs = run(lm, ids, steps, record=True)  # warm-up and correctness record
-        end = time.perf_counter() + float(os.environ.get("BENCH_WARMUP_S", 2))
-        while time.perf_counter() < end:  # more warm-up, like the other engines
-            run(lm, ids, steps)
-        rates = [run(lm, ids, steps)[0] for _ in range(runs)]
-    print(json.dumps({"engine": "pytorch", "threads": torch.get_num_threads(),
-                      "steps_per_s": statistics.median(rates), "rates": rates,
-                      "tokens": tokens, "logprobs": logprobs,
-                      "note": f"torch {torch.__version__}, BLAS {blas()}"}))
+        report(lambda: run(lm, ids, steps)[0], runs, tokens, logprobs)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,7 @@ usage: torch_llama.py STEPS RUNS
 Per run: one step on BOS (token 1, position 0, empty caches; not timed), then STEPS timed decode steps
 (argmax of the last logits, then one LlamaStep). Warm-up and output as torch_char_lstm.py.
 """
-import json
 import os
-import statistics
 import sys
 import time
 
@@ -18,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "models"))
 import bench_models  # noqa: E402
 from llama_step import LlamaStep  # noqa: E402
-from torch_char_lstm import blas  # noqa: E402
+from torch_char_lstm import report  # noqa: E402
 
 BOS = 1
 
@@ -44,14 +42,7 @@ def main():
     step = LlamaStep(bench_models.llama_15m()).eval()
     with torch.inference_mode():
         _, tokens, logprobs = run(step, steps, record=True)
-        end = time.perf_counter() + float(os.environ.get("BENCH_WARMUP_S", 2))
-        while time.perf_counter() < end:
-            run(step, steps)
-        rates = [run(step, steps)[0] for _ in range(runs)]
-    print(json.dumps({"engine": "pytorch", "threads": torch.get_num_threads(),
-                      "steps_per_s": statistics.median(rates), "rates": rates,
-                      "tokens": tokens, "logprobs": logprobs,
-                      "note": f"torch {torch.__version__}, BLAS {blas()}"}))
+        report(lambda: run(step, steps)[0], runs, tokens, logprobs)
 
 
 if __name__ == "__main__":
