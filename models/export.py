@@ -16,6 +16,12 @@ rnn is fed one-hot vectors, so its input_size must equal the vocabulary size) an
 one nn.Linear head (hidden -> vocab). The parts are found by type through
 named_modules(), whatever their attribute names, and tensors keep their state_dict names.
 
+Image and audio models: models/image_models.GatedPixelCNN (arch "pixelcnn"), PixelRNN (arch
+"pixelrnn"), modality "image", and models/wavenet.WaveNet (arch "wavenet"), modality "audio",
+recognised by isinstance; the config is their `config()` (None values dropped, plus
+`class_names` / `speaker_names` from labels=[...]), every state_dict tensor is written under its
+name and must match image_shapes() / wavenet_shapes() exactly; no tokenizer.
+
 Python:
     from export import export
     export(model, "out.safetensors", tokenizer="bytes", dtype="float16", name="my-lstm")
@@ -539,6 +545,197 @@ def verify_encoder(module, config, tensors, embed_scale=None, seed=0, length=9, 
     return best[1]
 
 
+# ----------------------------------------------------------------------------- image and audio models
+
+def media_arch(module):
+    """'pixelcnn' | 'pixelrnn' | 'wavenet' for models/image_models.GatedPixelCNN / PixelRNN and
+    models/wavenet.WaveNet instances (and subclasses), else None."""
+    from image_models import GatedPixelCNN, PixelRNN
+    from wavenet import WaveNet
+    for cls, arch in ((GatedPixelCNN, "pixelcnn"), (PixelRNN, "pixelrnn"), (WaveNet, "wavenet")):
+        if isinstance(module, cls):
+            return arch
+    return None
+
+
+def _head_shapes(config, features):
+    C, L, Hh = config["channels"], config["levels"], config["head_hidden"]
+    shapes = {}
+    if C > 1:
+        shapes["head.channel_in"] = [C, features, C]
+    shapes["head.out1.weight"] = [Hh, features, 1, 1]
+    shapes["head.out1.bias"] = [Hh]
+    shapes["head.out2.weight"] = [C * L, Hh, 1, 1]
+    shapes["head.out2.bias"] = [C * L]
+    return shapes
+
+
+def image_shapes(arch, config):
+    """Tensor name -> shape, in state_dict (= file) order, of a pixelcnn / pixelrnn config."""
+    C, K = config["channels"], config["num_classes"]
+    shapes = {}
+    if arch == "pixelcnn":
+        F_, k, S = config["filters"], config["input_kernel"], config["skip"]
+        shapes["v_in.weight"] = [F_, C, k // 2, k]
+        shapes["v_in.bias"] = [F_]
+        shapes["h_in.weight"] = [F_, C, 1, k // 2]
+        shapes["h_in.bias"] = [F_]
+        for i in range(config["layers"]):
+            p = f"layers.{i}."
+            for name, shape in (("v", [2 * F_, F_, 2, 3]), ("h", [2 * F_, F_, 1, 2]),
+                                ("v2h", [2 * F_, 2 * F_, 1, 1]), ("res", [F_, F_, 1, 1])) + (
+                                    (("skip", [S, F_, 1, 1]),) if S else ()):
+                shapes[p + name + ".weight"] = shape
+                shapes[p + name + ".bias"] = [shape[0]]
+            if K:
+                shapes[p + "cond_v.weight"] = [K, 2 * F_]
+                shapes[p + "cond_h.weight"] = [K, 2 * F_]
+        shapes.update(_head_shapes(config, S or F_))
+    elif arch == "pixelrnn":
+        Hd, k = config["hidden"], config["kernel"]
+        for i in range(config["layers"]):
+            p = f"layers.{i}."
+            shapes[p + "is_.weight"] = [4 * Hd, C if i == 0 else Hd, 1, k // 2 if i == 0 else k // 2 + 1]
+            shapes[p + "is_.bias"] = [4 * Hd]
+            shapes[p + "ss.weight"] = [4 * Hd, Hd, k]
+            if K:
+                shapes[p + "cond.weight"] = [K, 4 * Hd]
+        shapes.update(_head_shapes(config, Hd))
+    else:
+        raise ValueError(f"not an image arch: {arch!r}")
+    return shapes
+
+
+def wavenet_shapes(config):
+    """Tensor name -> shape, in state_dict (= file) order, of a wavenet config."""
+    R, D, S = config["residual_channels"], config["dilation_channels"], config["skip_channels"]
+    Q, Hh, N = config["quantization"], config["head_hidden"], config["num_speakers"]
+    shapes = {}
+    if config["input"] == "embedding":
+        shapes["embed.weight"] = [Q, config["embedding_dim"]]
+        cin = config["embedding_dim"]
+    else:
+        cin = Q
+    shapes["causal.weight"] = [R, cin, config["input_kernel"]]
+    shapes["causal.bias"] = [R]
+    for i in range(len(config["dilations"])):
+        p = f"layers.{i}."
+        shapes[p + "dilated.weight"] = [2 * D, R, 2]
+        shapes[p + "dilated.bias"] = [2 * D]
+        shapes[p + "res.weight"] = [R, D, 1]
+        shapes[p + "res.bias"] = [R]
+        shapes[p + "skip.weight"] = [S, D, 1]
+        shapes[p + "skip.bias"] = [S]
+        if N:
+            shapes[p + "cond.weight"] = [N, 2 * D]
+    shapes["out1.weight"] = [Hh, S, 1]
+    shapes["out1.bias"] = [Hh]
+    shapes["out2.weight"] = [Q, Hh, 1]
+    shapes["out2.bias"] = [Q]
+    return shapes
+
+
+def media_shapes(arch, config):
+    return wavenet_shapes(config) if arch == "wavenet" else image_shapes(arch, config)
+
+
+def _media_config(module, arch, labels):
+    config = {k: v for k, v in module.config().items() if v is not None}
+    if arch == "wavenet":
+        if config["input"] not in ("one_hot", "embedding"):
+            raise ValueError(f"wavenet: input must be 'one_hot' or 'embedding', got {config['input']!r}")
+        if not config["dilations"] or not all(isinstance(d, int) and d >= 1 for d in config["dilations"]):
+            raise ValueError(f"wavenet: dilations must be positive ints, got {config['dilations']!r}")
+        if config["input_kernel"] < 1:
+            raise ValueError(f"wavenet: input_kernel must be >= 1, got {config['input_kernel']}")
+        key, count, what = "speaker_names", config["num_speakers"], "num_speakers"
+    else:
+        kern = "input_kernel" if arch == "pixelcnn" else "kernel"
+        if config[kern] < 3 or config[kern] % 2 == 0:
+            raise ValueError(f"{arch}: {kern} must be odd and >= 3, got {config[kern]}")
+        if config["levels"] < 2:
+            raise ValueError(f"{arch}: levels must be >= 2, got {config['levels']}")
+        key, count, what = "class_names", config["num_classes"], "num_classes"
+    if labels is not None:
+        labels = list(labels)
+        if not all(isinstance(s, str) for s in labels):
+            raise ValueError(f"labels ({key}) must be strings")
+        if len(labels) != count:
+            raise ValueError(f"labels: {len(labels)} {key} given, the model has {what}={count}")
+        config[key] = labels
+    return config
+
+
+def inspect_media(module, labels=None):
+    """-> (arch, config, tensors [name -> float32 numpy], in file order) of a GatedPixelCNN,
+    PixelRNN or WaveNet; ValueError (naming the tensor) for a state_dict that differs from what
+    argen reads for the config: missing, extra or wrong-shaped tensors, NaN/Inf."""
+    arch = media_arch(module)
+    config = _media_config(module, arch, labels)
+    shapes = media_shapes(arch, config)
+    sd = module.state_dict()
+    missing = [k for k in shapes if k not in sd]
+    if missing:
+        raise ValueError(f"{arch}: state_dict lacks {missing[:8]}")
+    extra = [k for k in sd if k not in shapes]
+    if extra:
+        raise ValueError(f"{arch}: tensors argen would not read: {extra[:8]}")
+    tensors = {}
+    for k, shape in shapes.items():
+        t = sd[k]
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            raise ValueError(f"{k}: not a floating-point tensor")
+        t = t.detach().cpu().float().contiguous()
+        if list(t.shape) != shape:
+            raise ValueError(f"{k}: shape {list(t.shape)}, expected {shape}")
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{k}: contains NaN or Inf")
+        tensors[k] = t.numpy()
+    return arch, config, tensors
+
+
+def media_reference(arch, config, tensors=None):
+    """A fresh reference module for a pixelcnn / pixelrnn / wavenet config (class_names /
+    speaker_names ignored), loaded with `tensors` if given."""
+    from image_models import GatedPixelCNN, PixelRNN
+    from wavenet import WaveNet
+    kwargs = {k: v for k, v in config.items() if k not in ("class_names", "speaker_names")}
+    ref = {"pixelcnn": GatedPixelCNN, "pixelrnn": PixelRNN, "wavenet": WaveNet}[arch](**kwargs)
+    if tensors is not None:
+        ref.load_state_dict({k: torch.from_numpy(np.asarray(a, dtype=np.float32)) for k, a in tensors.items()})
+    return ref.eval()
+
+
+def verify_media(module, arch, config, tensors, seed=0, length=20, atol=1e-4):
+    """Check that the module's forward equals the reference forward of the exported tensors on a
+    random image / random codes (a subclass that changes forward() would export as a different
+    model). True or ValueError."""
+    ref = media_reference(arch, config, tensors)
+    g = torch.Generator().manual_seed(seed)
+    if arch == "wavenet":
+        x = torch.randint(0, config["quantization"], (1, length), generator=g)
+        n = config["num_speakers"]
+    else:
+        x = torch.randint(0, config["levels"], (1, config["channels"], config["height"], config["width"]),
+                          generator=g)
+        n = config["num_classes"]
+    cond = torch.randint(0, n, (1,), generator=g) if n else None
+    dev = next((p.device for p in module.parameters()), torch.device("cpu"))
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            got = module(x.to(dev), None if cond is None else cond.to(dev)).float().cpu()
+            want = ref(x, cond)
+    finally:
+        module.train(was_training)
+    err = (got - want).abs().max().item()
+    if not err <= atol * max(1.0, want.abs().max().item()):
+        raise ValueError(f"the module's forward differs from the {arch} reference forward "
+                         f"(max |diff| {err:.3g})")
+    return True
+
+
 # ----------------------------------------------------------------------------- tokenizers
 
 def normalize_tokenizer(tokenizer, vocab_size):
@@ -642,7 +839,7 @@ def verify_forward(module, arch, config, tensors, seed=0, length=9, atol=1e-4):
 
 def export(module, path, tokenizer="bytes", dtype="float32", name=None, description=None,
            trained_on=None, license=None, verify=True, extra_metadata=None, context_length=None,
-           embed_scale=None):
+           embed_scale=None, labels=None):
     """Write `module` as an argen/1 .safetensors file at `path`; returns the metadata dict.
 
     tokenizer: 'bytes', a list (or string) of single characters, or a dict
@@ -655,10 +852,23 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
                default: the module's int attribute `context_length`, if any), and
                whether the token embedding is multiplied by sqrt(d_model) (None: the module's
                `embed_scale` attribute if it is a bool, else whichever matches its forward).
+    labels:    image/audio models only: the class names (GatedPixelCNN / PixelRNN, as many as
+               num_classes; config key `class_names`) or speaker names (WaveNet, as many as
+               num_speakers; config key `speaker_names`). Image/audio files carry no tokenizer
+               (the `tokenizer` argument is ignored for them).
     """
     dtype = _DTYPE_ALIASES.get(str(dtype).replace("torch.", ""))
     if dtype is None:
         raise ValueError("dtype must be float32, float16 or bfloat16")
+    arch = media_arch(module)
+    if arch:
+        arch, config, tensors = inspect_media(module, labels)
+        if verify:
+            verify_media(module, arch, config, tensors)
+        return _write(path, arch, config, tensors, None, dtype, name, description, trained_on,
+                      license, extra_metadata, modality="audio" if arch == "wavenet" else "image")
+    if labels is not None:
+        raise ValueError("labels: only for image (class names) and audio (speaker names) models")
     if _find(module, (nn.TransformerEncoder,)):
         if context_length is None and type(getattr(module, "context_length", None)) is int:
             context_length = module.context_length  # CausalTransformerLM carries it
@@ -731,7 +941,7 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
 
 
 def _write(path, arch, config, tensors, tok, dtype, name, description, trained_on, license,
-           extra_metadata):
+           extra_metadata, modality="text"):
     if dtype == "float16":
         for k, a in tensors.items():
             if np.abs(a).max(initial=0) > 65504:
@@ -742,9 +952,10 @@ def _write(path, arch, config, tensors, tok, dtype, name, description, trained_o
     else:
         out = tensors
 
-    meta = {"format": FORMAT, "arch": arch, "modality": "text",
-            "config": json.dumps(config, ensure_ascii=False),
-            "tokenizer": json.dumps(tok, ensure_ascii=False)}
+    meta = {"format": FORMAT, "arch": arch, "modality": modality,
+            "config": json.dumps(config, ensure_ascii=False)}
+    if tok is not None:  # image / audio models have none
+        meta["tokenizer"] = json.dumps(tok, ensure_ascii=False)
     for key, val in (("name", name), ("description", description), ("trained_on", trained_on),
                      ("license", license)):
         if val is not None:
@@ -837,6 +1048,8 @@ def main(argv=None):
                    help="arch transformer without positions: the context length to record")
     p.add_argument("--embed-scale", choices=("true", "false"), default=None,
                    help="arch transformer: token embedding times sqrt(d_model) (default: detected)")
+    p.add_argument("--labels", default=None,
+                   help="pixelcnn/pixelrnn/wavenet: JSON list of class (speaker) names, one per class")
     a = p.parse_args(argv)
 
     module, info = _load_checkpoint(a.checkpoint, a.module, json.loads(a.kwargs))
@@ -848,6 +1061,8 @@ def main(argv=None):
     else:
         tok = info.get("tokenizer", "bytes")
     if a.bos is not None:
+        if media_arch(module):
+            raise ValueError("--bos: image/audio models have no tokenizer")
         vocab = (inspect_encoder(module, a.context_length)[0] if _find(module, (nn.TransformerEncoder,))
                  else module.config() if transformer_arch(module) else inspect_module(module)[1])["vocab_size"]
         tok = dict(normalize_tokenizer(tok, vocab), bos=a.bos)
@@ -859,11 +1074,13 @@ def main(argv=None):
     m = export(module, a.output, tokenizer=tok, dtype=a.dtype, verify=not a.no_verify,
                context_length=a.context_length,
                embed_scale=None if a.embed_scale is None else a.embed_scale == "true",
+               labels=None if a.labels is None else json.loads(a.labels),
                name=meta.pop("name", None), description=meta.pop("description", None),
                trained_on=meta.pop("trained_on", None), license=meta.pop("license", None))
     size = os.path.getsize(a.output)
     cfg = json.loads(m["config"])
     shapes = (encoder_shapes(cfg) if m["arch"] == "transformer" else
+              media_shapes(m["arch"], cfg) if m["arch"] in ("pixelcnn", "pixelrnn", "wavenet") else
               (transformer_shapes if m["arch"] in ("gpt", "llama", "hybrid") else expected_shapes)(m["arch"], cfg))
     n_params = sum(int(np.prod(s)) for s in shapes.values())
     print(f"wrote {a.output}: arch={m['arch']} params={n_params} bytes={size} dtype={a.dtype}")
