@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the benchmark models into OUT_DIR (default build/bench):
 
-  usage: make_models.py [OUT_DIR [MODEL...]]   (MODEL: char-lstm, llama-15m; default both)
+  usage: make_models.py [OUT_DIR [MODEL...]]
+         (MODEL: char-lstm, llama-15m, pixelcnn-gated, wavenet-20; default all)
 
   char-lstm.safetensors   argen model, written by models/bench_models.py (its CLI)
   char-lstm.step.onnx     one decode step for onnxruntime, exported with torch.onnx.export from the
@@ -14,8 +15,24 @@
                           k_cache, v_cache [6,P,288] (P = pos, dynamic); outputs logits [1,1,32000],
                           k_cache_out, v_cache_out [6,P+1,288]
 
+  pixelcnn-gated.safetensors  argen model (models/bench_models.py)
+  pixelcnn-gated.full.onnx    the whole GatedPixelCNN forward, torch.onnx.export: input images
+                              [1,1,28,28] int64 levels; output logits [1,1,28,28,256] (the naive
+                              peers run it once per pixel)
+
+  wavenet-20.safetensors      argen model (models/bench_models.py)
+  wavenet-20.step.onnx        one generation step with per-layer queues kept by the caller
+                              (bench/wavenet_step.py, WaveNetStep around the same WaveNet module):
+                              inputs code [1] int64, past [20,64] (layer l's input d_l steps ago);
+                              outputs logits [1,256], cur [20,64] (layer l's input now)
+
 and checks that both files of a model hold the same weights (the .safetensors tensors equal the
-module's state_dict), and that LlamaStep, step by step, gives the reference Llama forward's logits.
+module's state_dict), that LlamaStep, step by step, gives the reference Llama forward's logits, and that
+WaveNetStep (driven with ring buffers as the JS peer does, and through torch queues as the PyTorch peer
+does) gives WaveNet.forward's logits.
+
+Image and audio files need models/export.py support for those archs; where export.py cannot write them
+yet, make_models.py says so on stderr and writes the ONNX files only (run.sh then skips the argen rows).
 """
 import os
 import subprocess
@@ -31,6 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "models"))
 import bench_models  # noqa: E402  (models/bench_models.py)
 import safetensors_io as st  # noqa: E402
 from llama_step import LlamaStep  # noqa: E402  (bench/llama_step.py)
+from wavenet_step import Queues, WaveNetStep  # noqa: E402  (bench/wavenet_step.py)
 
 
 class Step(nn.Module):
@@ -99,12 +117,78 @@ def llama_15m(out_dir):
     print(f"wrote {st_path} and {onnx_path} (LlamaStep = Llama.forward over {len(toks)} positions)")
 
 
+def write_argen_if_supported(model_id, out_dir):
+    """write_argen, or (while models/export.py cannot write this arch) a note on stderr and no file."""
+    st_path = os.path.join(out_dir, f"{model_id}.safetensors")
+    if os.path.exists(st_path):
+        os.remove(st_path)  # never leave a stale file that run.sh would take for this one
+    try:
+        lm, st_path = write_argen(model_id, out_dir)
+        return st_path
+    except subprocess.CalledProcessError:
+        print(f"make_models: models/export.py could not write {model_id} (see above): no {st_path}; "
+              "run.sh skips its argen rows", file=sys.stderr)
+        return None
+
+
+def pixelcnn_gated(out_dir):
+    st_path = write_argen_if_supported("pixelcnn-gated", out_dir)
+    net = bench_models.pixelcnn_gated()
+    onnx_path = os.path.join(out_dir, "pixelcnn-gated.full.onnx")
+    c = bench_models.PIXELCNN_GATED
+    img = torch.randint(0, c["levels"], (1, c["channels"], c["height"], c["width"]),
+                        generator=torch.Generator().manual_seed(1))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (img,), onnx_path, opset_version=17, input_names=["images"],
+                          output_names=["logits"])
+    print(f"wrote {st_path or '(no argen file)'} and {onnx_path}")
+
+
+def wavenet_20(out_dir):
+    st_path = write_argen_if_supported("wavenet-20", out_dir)
+    net = bench_models.wavenet_20()
+    step = WaveNetStep(net).eval()
+    onnx_path = os.path.join(out_dir, "wavenet-20.step.onnx")
+    # The step must give the full forward's logits at every position, driven both ways. 1100 codes:
+    # every ring buffer wraps (the longest dilation, 512, twice).
+    T = 1100
+    codes = torch.randint(0, net.quantization, (1, T), generator=torch.Generator().manual_seed(1))
+    L, R = len(step.dilations), step.R
+    with torch.no_grad():
+        ref = net(codes)[0]
+        rings = [torch.zeros(d, R) for d in step.dilations]  # what ort_wavenet.mjs keeps in JS
+        queues = Queues(step)                                 # what torch_wavenet.py runs
+        err1 = err2 = 0.0
+        for t in range(T):
+            past = torch.stack([rings[l][t % d] for l, d in enumerate(step.dilations)])
+            logits, cur = step(codes[:, t], past)
+            for l, d in enumerate(step.dilations):
+                rings[l][t % d] = cur[l]
+            err1 = max(err1, float((logits[0] - ref[t]).abs().max()))
+            err2 = max(err2, float((queues(codes[:, t])[0] - ref[t]).abs().max()))
+        if max(err1, err2) > 1e-5:
+            sys.exit(f"make_models: WaveNetStep differs from WaveNet.forward: {err1:.2e} (rings), "
+                     f"{err2:.2e} (queues)")
+        args = (torch.tensor([128]), torch.randn(L, R) * 0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(step, args, onnx_path, opset_version=17, input_names=["code", "past"],
+                              output_names=["logits", "cur"])
+    print(f"wrote {st_path or '(no argen file)'} and {onnx_path} (WaveNetStep = WaveNet.forward over "
+          f"{T} codes: {max(err1, err2):.1e})")
+
+
+MODELS = {"char-lstm": char_lstm, "llama-15m": llama_15m, "pixelcnn-gated": pixelcnn_gated,
+          "wavenet-20": wavenet_20}
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build", "bench")
-    models = sys.argv[2:] or ["char-lstm", "llama-15m"]
+    models = sys.argv[2:] or list(MODELS)
     os.makedirs(out_dir, exist_ok=True)
     for m in models:
-        {"char-lstm": char_lstm, "llama-15m": llama_15m}[m](out_dir)
+        MODELS[m](out_dir)
 
 
 if __name__ == "__main__":

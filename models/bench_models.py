@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark models of /work/shared/BENCH_SUITE.md, as argen files.
 
-    /usr/bin/python3 models/bench_models.py char-lstm|llama-15m OUT.safetensors [--dtype float32]
+    /usr/bin/python3 models/bench_models.py char-lstm|llama-15m|pixelcnn-gated|wavenet-20 OUT.safetensors [--dtype float32]
 
 char-lstm: Embedding(256,128) -> LSTM(128->512, 2 layers, batch_first) -> Linear(512,256),
 bytes tokenizer. Weights: torch.manual_seed(1234); build RecurrentLM('lstm', 256, 512, 2,
@@ -18,6 +18,16 @@ wo, w1, w2, w3 and both RMSNorm weights, ..., norm.weight), is overwritten with 
 the RMSNorm weights included. float32, ~15.2M params, ~61 MB. Tokenizer: 'chars' with 32000
 distinct characters (token i is chr(0x100 + i)) and bos 1: every token decodes to one character,
 and an empty prompt starts from bos (token 1), as llama2.c's run.c does.
+
+pixelcnn-gated: GatedPixelCNN(height=28, width=28, channels=1, levels=256, filters=64, layers=10,
+input_kernel=7, num_classes=0, head_hidden=256, skip=0) (models/image_models.py). Weights:
+torch.manual_seed(1234); build the module; then every parameter, in model.parameters() order, is
+overwritten with N(0, 0.02) draws. float32. No tokenizer (the levels are the pixel values).
+
+wavenet-20: WaveNet(dilations=[1, 2, ..., 512] * 2, residual_channels=64, dilation_channels=64,
+skip_channels=128, head_hidden=256, quantization=256, input='one_hot', input_kernel=1,
+num_speakers=0) (models/wavenet.py), 16 kHz mu-law codes. Weights as above (seed 1234, every
+parameter in model.parameters() order overwritten with N(0, 0.02)). float32. No tokenizer.
 """
 
 import argparse
@@ -31,6 +41,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from argen_models import RecurrentLM  # noqa: E402
 from transformers import Llama  # noqa: E402
+from image_models import GatedPixelCNN  # noqa: E402
+from wavenet import WaveNet  # noqa: E402
 from export import export  # noqa: E402
 
 
@@ -61,17 +73,52 @@ def llama_15m_tokenizer():
     return {"type": "chars", "vocab": [chr(0x100 + i) for i in range(LLAMA_15M["vocab_size"])], "bos": 1}
 
 
+PIXELCNN_GATED = dict(height=28, width=28, channels=1, levels=256, filters=64, layers=10,
+                      input_kernel=7, num_classes=0, head_hidden=256, skip=0)
+
+
+def pixelcnn_gated():
+    torch.manual_seed(1234)
+    model = GatedPixelCNN(**PIXELCNN_GATED)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)
+    return model.eval()
+
+
+WAVENET_20 = dict(dilations=[2 ** i for i in range(10)] * 2, residual_channels=64, dilation_channels=64,
+                  skip_channels=128, head_hidden=256, quantization=256, input="one_hot", input_kernel=1,
+                  num_speakers=0, sample_rate=16000)
+
+
+def wavenet_20():
+    torch.manual_seed(1234)
+    model = WaveNet(**WAVENET_20)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)
+    return model.eval()
+
+
 BUILDERS = {"char-lstm": (char_lstm, "bytes",
                           "BENCH_SUITE char-lstm: random N(0, 0.02) weights, seed 1234"),
             "llama-15m": (llama_15m, llama_15m_tokenizer(),
                           "BENCH_SUITE llama-15m (llama2.c stories15M config): random N(0, 0.02) weights, "
-                          "seed 1234")}
+                          "seed 1234"),
+            # Image and audio models have no tokenizer (None: export's default for their arch).
+            "pixelcnn-gated": (pixelcnn_gated, None,
+                               "BENCH_SUITE pixelcnn-gated (28x28x1, 256 levels): random N(0, 0.02) weights, "
+                               "seed 1234"),
+            "wavenet-20": (wavenet_20, None,
+                           "BENCH_SUITE wavenet-20 (2 x dilations 1..512, 16 kHz mu-law): random N(0, 0.02) "
+                           "weights, seed 1234")}
 
 
 def write(model_id, path, dtype="float32"):
     build, tokenizer, description = BUILDERS[model_id]
-    return export(build(), path, tokenizer=tokenizer, dtype=dtype, name=model_id,
-                  description=description, license="CC0-1.0")
+    kw = {} if tokenizer is None else {"tokenizer": tokenizer}
+    return export(build(), path, dtype=dtype, name=model_id, description=description,
+                  license="CC0-1.0", **kw)
 
 
 def main():
