@@ -15,6 +15,16 @@ BF16 cases the weights are first rounded to that dtype and back to float32, and 
 are those of the rounded model, so they are exactly what the stored file describes.
 index.json lists the cases: {"cases": [...]}.
 
+Image cases (arch pixelcnn / pixelrnn):
+    {"model": ..., "arch": ..., "label": int or null, "tokens": [H*W*C levels in raster order
+     (row, column, channel)], "logits": [[levels floats] for each of the H*W*C positions]}
+logits[p] = raster_logits(module(image, label))[0][p]: the distribution of position p given the
+positions before it (logits[0] comes before any pixel).
+Audio cases (arch wavenet):
+    {"model": ..., "arch": "wavenet", "speaker": int or null, "tokens": [T codes],
+     "logits": [[quantization floats] for t in 0..T-1]}
+logits[t] = module(codes, speaker)[0][t], after consuming codes[0..t] from empty queues.
+
 Deterministic: every case has its own seed; rerunning rewrites identical bytes.
 --check regenerates into a temporary folder and compares with the committed files.
 """
@@ -40,6 +50,8 @@ from test_llama2c import reference_encode  # noqa: E402  (run.c's encode, in Pyt
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 from encoder_lm import CausalTransformerLM, causal_mask  # noqa: E402  (models/encoder_lm.py)
 from hybrid_lm import HybridLM  # noqa: E402  (models/hybrid_lm.py)
+from image_models import GatedPixelCNN, PixelRNN, raster_levels, raster_logits  # noqa: E402
+from wavenet import WaveNet  # noqa: E402
 
 # llama2c_convert.sample_vocab(): the llama2.c case's sentencepiece-like vocabulary (pieces, scores).
 LLAMA2C_VOCAB = llama2c_convert.sample_vocab()
@@ -200,6 +212,98 @@ CASES = [
 ]
 
 
+# image / audio cases: name, builder, label (class / speaker id or None), labels (names or
+# None), storage dtype, T (audio only). Their seeds follow the text cases' (index len(CASES) + i).
+MEDIA_CASES = [
+    ("pixelcnn_gray_l16_5x6_f6_l3",
+     lambda: GatedPixelCNN(5, 6, 1, 16, filters=6, layers=3, input_kernel=7, head_hidden=10), None, None,
+     "float32", None),
+    ("pixelcnn_rgb_cond4_l8_4x7_f5_l2_skip5",
+     lambda: GatedPixelCNN(4, 7, 3, 8, filters=5, layers=2, input_kernel=3, num_classes=4, head_hidden=9,
+                           skip=5), 2, ["zero", "one", "two", "three"], "float32", None),
+    ("pixelcnn_rgb_k5_l12_5x6_f4_l2_f16",
+     lambda: GatedPixelCNN(5, 6, 3, 12, filters=4, layers=2, input_kernel=5, head_hidden=8), None, None,
+     "float16", None),
+    ("pixelrnn_gray_cond3_l16_5x6_h5_l2_k3",
+     lambda: PixelRNN(5, 6, 1, 16, hidden=5, layers=2, kernel=3, num_classes=3, head_hidden=9), 1, None,
+     "float32", None),
+    ("pixelrnn_rgb_l8_4x7_h6_l3_k3",
+     lambda: PixelRNN(4, 7, 3, 8, hidden=6, layers=3, kernel=3, head_hidden=8), None, None, "float32", None),
+    ("pixelrnn_rgb_k5_l10_5x6_h4_l2_bf16",
+     lambda: PixelRNN(5, 6, 3, 10, hidden=4, layers=2, kernel=5, head_hidden=7), None, None, "bfloat16", None),
+    ("wavenet_onehot_k2_spk3_r8_d6_s7_l6",
+     lambda: WaveNet([1, 2, 4, 8, 1, 2], residual_channels=8, dilation_channels=6, skip_channels=7,
+                     head_hidden=10, input="one_hot", input_kernel=2, num_speakers=3), 2,
+     ["alice", "bob", "carol"], "float32", 40),
+    ("wavenet_emb9_k1_r6_d5_s6_l6",
+     lambda: WaveNet([1, 2, 4, 8, 1, 2], residual_channels=6, dilation_channels=5, skip_channels=6,
+                     head_hidden=9, input="embedding", embedding_dim=9, input_kernel=1), None, None,
+     "float32", 36),
+    ("wavenet_onehot_k3_r6_d4_s5_l5_f16",
+     lambda: WaveNet([1, 2, 4, 8, 2], residual_channels=6, dilation_channels=4, skip_channels=5,
+                     head_hidden=8, input="one_hot", input_kernel=3), None, None, "float16", 30),
+]
+
+
+def init_media_weights(module, g):
+    """Weights N(0, 1.5 / sqrt(fan_in)) (image head out2: 2.5 / sqrt(fan_in)), biases N(0, 0.2), class /
+    speaker biases N(0, 0.5), wavenet embedding N(0, 1), one-hot input columns N(0, 0.8),
+    channel_in N(0, 0.5): gates neither saturate nor vanish and logits are O(1)."""
+    one_hot = isinstance(module, WaveNet) and module.input == "one_hot"
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf == "bias":
+                std = 0.2
+            elif name == "embed.weight":
+                std = 1.0
+            elif name.startswith("layers.") and ".cond" in name:
+                std = 0.5
+            elif name == "head.channel_in":
+                std = 0.5
+            elif name == "causal.weight" and one_hot:
+                std = 0.8
+            else:
+                fan_in = p[0].numel()
+                std = (2.5 if name == "head.out2.weight" else 1.5) / fan_in ** 0.5
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def write_media_case(outdir, index, name, build, label, labels, dtype, T):
+    torch.manual_seed(1000 + index)
+    module = build()
+    g = torch.Generator().manual_seed(2000 + index)
+    init_media_weights(module, g)
+    if dtype != "float32":
+        round_trip_dtype(module, dtype)  # the logits are those of the stored (rounded) weights
+    module.eval()
+    cond = None if label is None else torch.tensor([label])
+    with torch.no_grad():
+        if isinstance(module, WaveNet):
+            x = torch.randint(0, module.quantization, (1, T), generator=g)
+            tokens = x[0].tolist()
+            logits = module(x, cond)[0].float()
+            key = "speaker"
+        else:
+            x = torch.randint(0, module.levels, (1, module.channels, module.height, module.width), generator=g)
+            tokens = raster_levels(x)[0].tolist()
+            logits = raster_logits(module(x, cond))[0].float()
+            key = "label"
+    meta = export(module, os.path.join(outdir, name + ".safetensors"), dtype=dtype, labels=labels, name=name,
+                  description=f"argen golden parity case ({dtype} storage, random weights)", license="CC0-1.0")
+    rows = [", ".join(repr(float(x)) for x in row.tolist()) for row in logits]
+    with open(os.path.join(outdir, name + ".json"), "w", encoding="utf-8") as f:
+        f.write("{\n")
+        f.write(f'  "model": {json.dumps(name + ".safetensors")},\n')
+        f.write(f'  "arch": {json.dumps(meta["arch"])},\n')
+        f.write(f'  "{key}": {json.dumps(label)},\n')
+        f.write(f'  "tokens": {json.dumps(tokens)},\n')
+        f.write('  "logits": [\n')
+        f.write(",\n".join(f"    [{r}]" for r in rows))
+        f.write("\n  ]\n}\n")
+    return meta, tokens, logits
+
+
 def encode(text, tok):
     if tok == "bytes":
         return list(text.encode("utf-8"))
@@ -325,6 +429,15 @@ def generate(outdir, verbose=True):
             print(f"{name:40s} {meta['arch']:5s} V={cfg['vocab_size']:3d} {sizes:15s} {dtype:8s} "
                   f"T={len(tokens):2d} logits std {logits.std().item():.2f} "
                   f"max|.| {logits.abs().max().item():.2f}")
+    for j, (name, build, label, labels, dtype, T) in enumerate(MEDIA_CASES):
+        meta, tokens, logits = write_media_case(outdir, len(CASES) + j, name, build, label, labels, dtype, T)
+        names.append(name)
+        if verbose:
+            spread = (logits - logits.mean(1, keepdim=True)).std(0).max().item()  # across positions
+            print(f"{name:40s} {meta['arch']:8s} {dtype:8s} N={len(tokens):3d} logits std "
+                  f"{logits.std().item():.2f} max|.| {logits.abs().max().item():.2f} "
+                  f"min row-to-row spread {(logits[1:] - logits[:-1]).abs().max(1).values.min().item():.3f} "
+                  f"spread {spread:.2f}")
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps({"cases": names}, indent=2) + "\n")
     return names
