@@ -20,10 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checks import check, run  # noqa: E402
 import safetensors_io as st  # noqa: E402
 from argen_models import RecurrentLM  # noqa: E402
-from export import export, inspect_module, round_trip_dtype  # noqa: E402
+from export import export, inspect_module, media_shapes, round_trip_dtype  # noqa: E402
 from transformers import GPT, Llama  # noqa: E402  (models/transformers.py)
 from encoder_lm import CausalTransformerLM, PositionalEncoding, causal_mask  # noqa: E402
 from hybrid_lm import HybridLM  # noqa: E402
+from image_models import GatedPixelCNN, PixelRNN, raster_levels, raster_logits  # noqa: E402
+from wavenet import WaveNet  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
 
@@ -841,6 +843,290 @@ def numpy_step_logits(path, tokens):
     return np.array(out)
 
 
+# --- image and audio models (pixelcnn, pixelrnn, wavenet) --------------------------------
+
+def _media_randomize(module, seed):
+    """Random weights big enough that gates neither saturate nor vanish (make_golden's init)."""
+    from make_golden import init_media_weights
+    init_media_weights(module, torch.Generator().manual_seed(seed))
+    return module.eval()
+
+
+MEDIA = [
+    ("pixelcnn", "image", lambda: GatedPixelCNN(5, 6, 3, 8, filters=4, layers=2, input_kernel=5, num_classes=3,
+                                                head_hidden=6, skip=3), ["cat", "dog", "owl"]),
+    ("pixelcnn", "image", lambda: GatedPixelCNN(4, 5, 1, 16, filters=5, layers=1, head_hidden=7), None),
+    ("pixelrnn", "image", lambda: PixelRNN(4, 6, 3, 8, hidden=5, layers=2, kernel=5, num_classes=2,
+                                           head_hidden=6), ["a", "b"]),
+    ("pixelrnn", "image", lambda: PixelRNN(3, 5, 1, 10, hidden=4, layers=3, head_hidden=5), None),
+    ("wavenet", "audio", lambda: WaveNet([1, 2, 4], residual_channels=6, dilation_channels=5, skip_channels=4,
+                                         head_hidden=7, num_speakers=2), ["ann", "ben"]),
+    ("wavenet", "audio", lambda: WaveNet([1, 2], residual_channels=5, dilation_channels=4, skip_channels=3,
+                                         head_hidden=6, quantization=64, input="embedding", input_kernel=1),
+     None),
+]
+
+
+@check
+def media_export_metadata_and_roundtrip():
+    for i, (arch, modality, build, labels) in enumerate(MEDIA):
+        torch.manual_seed(i)
+        m = _media_randomize(build(), 60 + i)
+        for dtype in ("float32", "bfloat16"):
+            p = path(f"media-{i}-{dtype}.safetensors")
+            meta = export(m, p, labels=labels, dtype=dtype, name=f"m{i}")
+            check_header_layout(p)
+            tensors, got = st.load(p)
+            assert got["arch"] == arch and got["modality"] == modality, (got["arch"], got["modality"])
+            assert "tokenizer" not in got and got == meta
+            want_cfg = {k: v for k, v in m.config().items() if v is not None}
+            if labels is not None:
+                want_cfg["class_names" if modality == "image" else "speaker_names"] = labels
+            assert json.loads(got["config"]) == want_cfg, got["config"]
+            assert list(tensors) == list(m.state_dict()), "names or order differ from the state_dict"
+            shapes = media_shapes(arch, json.loads(got["config"]))
+            assert {k: list(v.shape) for k, v in tensors.items()} == shapes
+            if dtype == "float32":
+                roundtrip_exact(m, p)
+            else:  # what the file stores is the bf16-rounded state_dict
+                r = round_trip_dtype(build(), "float32")
+                r.load_state_dict(m.state_dict())
+                round_trip_dtype(r, "bfloat16")
+                for k, v in tensors.items():
+                    assert np.array_equal(v, r.state_dict()[k].numpy()), k
+    assert "embedding_dim" not in json.loads(export(MEDIA[4][2](), path("w.safetensors"))["config"])
+
+
+@check
+def media_export_rejects():
+    class Extra(GatedPixelCNN):
+        def __init__(self):
+            super().__init__(4, 5, 1, 8, filters=3, layers=1, head_hidden=4)
+            self.gain = nn.Parameter(torch.ones(3))
+
+    raises(lambda: export(Extra(), path("x.safetensors")), "would not read", "gain")
+
+    m = PixelRNN(4, 5, 1, 8, hidden=3, layers=2, head_hidden=4)
+    m.layers[1].ss.weight = nn.Parameter(torch.zeros(12, 3, 5))
+    raises(lambda: export(m, path("x.safetensors")), "layers.1.ss.weight", "[12, 3, 5]", "[12, 3, 3]")
+
+    m = WaveNet([1, 2], 4, 3, 2, 5, num_speakers=2)
+    m.layers[1].cond = None  # missing tensor
+    raises(lambda: export(m, path("x.safetensors"), verify=False), "lacks", "layers.1.cond.weight")
+
+    m = WaveNet([1, 2], 4, 3, 2, 5)
+    m.register_buffer("window", torch.ones(4))  # a persistent buffer is a tensor too
+    raises(lambda: export(m, path("x.safetensors")), "would not read", "window")
+
+    m = GatedPixelCNN(4, 5, 3, 8, filters=3, layers=1, head_hidden=4, num_classes=2)
+    raises(lambda: export(m, path("x.safetensors"), labels=["a"]), "labels", "num_classes=2")
+    raises(lambda: export(m, path("x.safetensors"), labels=["a", 2]), "strings")
+    export(m, path("x.safetensors"), labels=("a", "b"))
+    raises(lambda: export(PixelRNN(4, 5, hidden=3, layers=1, head_hidden=4), path("x.safetensors"),
+                          labels=["a"]), "num_classes=0")
+    raises(lambda: export(WaveNet([1], 4, 3, 2, 5, num_speakers=3), path("x.safetensors"), labels=["a"]),
+           "speaker_names", "num_speakers=3")
+    raises(lambda: export(RecurrentLM("gru", 256, 5, 1, 4), path("x.safetensors"), labels=["a"]), "labels")
+
+    with torch.no_grad():
+        m.head.out1.bias[0] = float("nan")
+    raises(lambda: export(m, path("x.safetensors"), verify=False), "head.out1.bias", "NaN")
+
+    class Doubled(WaveNet):
+        def forward(self, codes, speakers=None):
+            return super().forward(codes, speakers) * 2
+
+    m = _media_randomize(Doubled([1, 2], 4, 3, 2, 5), 1)
+    raises(lambda: export(m, path("x.safetensors")), "differs")
+    export(m, path("x.safetensors"), verify=False)
+    raises(lambda: export(WaveNet([1], 4, 3, 2, 5), path("x.safetensors"), dtype="int8"), "dtype")
+
+
+def _image_logits(m, img, label):
+    with torch.no_grad():
+        return raster_logits(m(img, label))[0]
+
+
+@check
+def image_models_are_causal():
+    g = torch.Generator().manual_seed(7)
+    for build in (lambda: GatedPixelCNN(5, 6, 3, 8, filters=4, layers=3, head_hidden=6),
+                  lambda: GatedPixelCNN(4, 5, 3, 6, filters=4, layers=2, input_kernel=3, num_classes=2,
+                                        head_hidden=6, skip=3),
+                  lambda: GatedPixelCNN(4, 5, 1, 6, filters=3, layers=2, input_kernel=5, head_hidden=4),
+                  lambda: PixelRNN(5, 6, 3, 8, hidden=4, layers=3, head_hidden=6, num_classes=2),
+                  lambda: PixelRNN(4, 5, 1, 6, hidden=4, layers=2, kernel=5, head_hidden=4)):
+        m = _media_randomize(build(), 3)
+        C, H, W, L = m.channels, m.height, m.width, m.levels
+        img = torch.randint(0, L, (1, C, H, W), generator=g)
+        label = torch.tensor([1]) if m.num_classes else None
+        base = _image_logits(m, img, label)
+        N = H * W * C
+        for q in range(N):
+            i, j, c = q // (W * C), q // C % W, q % C
+            other = img.clone()
+            other[0, c, i, j] = (other[0, c, i, j] + L // 2) % L
+            got = _image_logits(m, other, label)
+            d = (got - base).abs().max(1).values
+            assert d[:q + 1].max() <= 1e-6, f"{type(m).__name__}: position {q} changes logits at <= {q}"
+            # PixelRNN's first layer reads columns j-k..j-1 of row i, so the last column of a row
+            # reaches no hidden state: only the head's later channels of the same pixel see it.
+            blind = isinstance(m, PixelRNN) and j == W - 1 and c == C - 1
+            if q + 1 < N and not blind:
+                assert d[q + 1:].max() > 1e-4, f"{type(m).__name__}: position {q} changes nothing later"
+            if isinstance(m, PixelRNN) and j == W - 1 and i < H - 1:
+                assert d[(q // C + 1) * C:].max() <= 1e-6, "PixelRNN sees the last column after all"
+            if isinstance(m, GatedPixelCNN) and m.num_layers == 3:  # enough layers: the last position sees all
+                if q < N - 1:
+                    assert d[N - 1] > 1e-6, f"last position does not depend on position {q}"
+
+
+@check
+def wavenet_is_causal():
+    g = torch.Generator().manual_seed(8)
+    for m in (WaveNet([1, 2, 4, 1], 5, 4, 8, 6, input_kernel=3, num_speakers=2),
+              WaveNet([1, 2, 4], 5, 4, 8, 6, input="embedding", embedding_dim=3, input_kernel=1)):
+        _media_randomize(m, 4)
+        T = 20
+        codes = torch.randint(0, 256, (1, T), generator=g)
+        spk = torch.tensor([1]) if m.num_speakers else None
+        with torch.no_grad():
+            base = m(codes, spk)[0]
+            for q in range(T):
+                other = codes.clone()
+                other[0, q] = (other[0, q] + 128) % 256
+                d = (m(other, spk)[0] - base).abs().max(1).values
+                assert q == 0 or d[:q].max() <= 1e-6, f"code {q} changes logits before it"
+                rf = m.receptive_field()
+                # (the head's relu may zero one step's skip sum, so look at the whole window)
+                assert d[q:q + rf].max() > 1e-4, f"code {q} changes no logits at or after it"
+                assert q + rf >= T or d[q + rf:].max() <= 1e-6, f"code {q} reaches beyond the receptive field"
+
+
+def _conv2d(x, w, b, top=0, left=0, right=0):
+    """x [Cin, H, W] zero-padded `top` rows above, `left`/`right` columns -> [Cout, H', W']."""
+    xp = np.pad(x, ((0, 0), (top, 0), (left, right)))
+    kh, kw = w.shape[2:]
+    Ho, Wo = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
+    out = np.zeros((w.shape[0], Ho, Wo))
+    for di in range(kh):
+        for dj in range(kw):
+            out += np.einsum("oc,chw->ohw", w[:, :, di, dj], xp[:, di:di + Ho, dj:dj + Wo])
+    return out + (0 if b is None else b[:, None, None])
+
+
+def numpy_image_logits(t, cfg, arch, tokens, label):
+    """Independent float64 numpy forward of a pixelcnn / pixelrnn file -> [H*W*C, levels]."""
+    H, W, C, L = cfg["height"], cfg["width"], cfg["channels"], cfg["levels"]
+    x = np.asarray(tokens, dtype=np.float64).reshape(H, W, C).transpose(2, 0, 1) * (2.0 / (L - 1)) - 1.0
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    if arch == "pixelcnn":
+        k, n = cfg["input_kernel"] // 2, cfg["filters"]
+        v = _conv2d(x, t["v_in.weight"], t["v_in.bias"], top=k, left=k, right=k)[:, :H]
+        h = _conv2d(x, t["h_in.weight"], t["h_in.bias"], left=k)[:, :, :W]
+        skip = 0
+        for i in range(cfg["layers"]):
+            p = f"layers.{i}."
+            vv = _conv2d(v, t[p + "v.weight"], t[p + "v.bias"], top=1, left=1, right=1)
+            hh = (_conv2d(h, t[p + "h.weight"], t[p + "h.bias"], left=1)
+                  + _conv2d(vv, t[p + "v2h.weight"], t[p + "v2h.bias"]))
+            if cfg["num_classes"]:
+                vv = vv + t[p + "cond_v.weight"][label][:, None, None]
+                hh = hh + t[p + "cond_h.weight"][label][:, None, None]
+            v = np.tanh(vv[:n]) * sig(vv[n:])
+            gg = np.tanh(hh[:n]) * sig(hh[n:])
+            if cfg["skip"]:
+                skip = skip + _conv2d(gg, t[p + "skip.weight"], t[p + "skip.bias"])
+            h = h + _conv2d(gg, t[p + "res.weight"], t[p + "res.bias"])
+        feat = skip if cfg["skip"] else h
+    else:
+        k, Hd = cfg["kernel"] // 2, cfg["hidden"]
+        feat = x
+        for l in range(cfg["layers"]):
+            p = f"layers.{l}."
+            gi = _conv2d(feat, t[p + "is_.weight"], t[p + "is_.bias"], left=k)[:, :, :W]
+            if cfg["num_classes"]:
+                gi = gi + t[p + "cond.weight"][label][:, None, None]
+            ss = t[p + "ss.weight"][:, :, None, :]
+            hprev, c, rows = np.zeros((Hd, W)), np.zeros((Hd, W)), []
+            for i in range(H):
+                gt = gi[:, i] + _conv2d(hprev[:, None, :], ss, None, left=k, right=k)[:, 0]
+                ig, fg, g_, og = sig(gt[:Hd]), sig(gt[Hd:2 * Hd]), np.tanh(gt[2 * Hd:3 * Hd]), sig(gt[3 * Hd:])
+                c = fg * c + ig * g_
+                hprev = og * np.tanh(c)
+                rows.append(hprev)
+            out = np.stack(rows, 1)
+            feat = out if l == 0 else feat + out
+    out = np.zeros((H, W, C, L))
+    o1w, o2w = t["head.out1.weight"][:, :, 0, 0], t["head.out2.weight"][:, :, 0, 0]
+    for c in range(C):
+        f = feat.copy()
+        for c2 in range(c):  # the current pixel's earlier channels
+            f = f + t["head.channel_in"][c, :, c2][:, None, None] * x[c2][None]
+        hid = np.maximum(np.einsum("of,fhw->ohw", o1w, np.maximum(f, 0)) + t["head.out1.bias"][:, None, None], 0)
+        lg = np.einsum("oh,hij->oij", o2w[c * L:(c + 1) * L], hid) + t["head.out2.bias"][c * L:(c + 1) * L, None, None]
+        out[:, :, c, :] = lg.transpose(1, 2, 0)
+    return out.reshape(H * W * C, L)
+
+
+def numpy_wavenet_logits(t, cfg, codes, speaker):
+    """Independent float64 numpy WaveNet, one sample at a time with per-layer histories (the
+    queues argen keeps): logits[t] after consuming codes[0..t] -> [T, quantization]."""
+    Q, K, dil = cfg["quantization"], cfg["input_kernel"], cfg["dilations"]
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    inputs, hist, out = [], [[] for _ in dil], []
+    for code in codes:
+        inputs.append(t["embed.weight"][code] if cfg["input"] == "embedding" else np.eye(Q)[code])
+        wc = t["causal.weight"]
+        x = t["causal.bias"].copy()
+        for k in range(K):  # tap k reads inputs[-K + k]
+            if len(inputs) - K + k >= 0:
+                x += wc[:, :, k] @ inputs[len(inputs) - K + k]
+        skip = 0
+        for l, d in enumerate(dil):
+            p = f"layers.{l}."
+            hist[l].append(x)
+            past = hist[l][-1 - d] if len(hist[l]) > d else np.zeros_like(x)
+            w = t[p + "dilated.weight"]
+            z = w[:, :, 0] @ past + w[:, :, 1] @ x + t[p + "dilated.bias"]
+            if cfg["num_speakers"]:
+                z = z + t[p + "cond.weight"][speaker]
+            D = z.shape[0] // 2
+            g = np.tanh(z[:D]) * sig(z[D:])
+            skip = skip + t[p + "skip.weight"][:, :, 0] @ g + t[p + "skip.bias"]
+            x = x + t[p + "res.weight"][:, :, 0] @ g + t[p + "res.bias"]
+        hid = np.maximum(t["out1.weight"][:, :, 0] @ np.maximum(skip, 0) + t["out1.bias"], 0)
+        out.append(t["out2.weight"][:, :, 0] @ hid + t["out2.bias"])
+    return np.array(out)
+
+
+@check
+def media_numpy_reference_matches_torch():
+    for i, (arch, _, build, labels) in enumerate(MEDIA):
+        torch.manual_seed(i)
+        m = _media_randomize(build(), 70 + i)
+        p = path(f"media-np-{i}.safetensors")
+        export(m, p, labels=labels)
+        tensors, meta = st.load(p)
+        t = {k: v.astype(np.float64) for k, v in tensors.items()}
+        cfg = json.loads(meta["config"])
+        g = torch.Generator().manual_seed(i)
+        n = cfg.get("num_speakers", cfg.get("num_classes"))
+        cond = torch.tensor([n - 1]) if n else None
+        with torch.no_grad():
+            if arch == "wavenet":
+                codes = torch.randint(0, cfg["quantization"], (1, 15), generator=g)
+                want = m(codes, cond)[0].double().numpy()
+                got = numpy_wavenet_logits(t, cfg, codes[0].tolist(), None if cond is None else n - 1)
+            else:
+                img = torch.randint(0, m.levels, (1, m.channels, m.height, m.width), generator=g)
+                want = raster_logits(m(img, cond))[0].double().numpy()
+                got = numpy_image_logits(t, cfg, arch, raster_levels(img)[0].tolist(),
+                                         None if cond is None else n - 1)
+        err = np.abs(got - want).max()
+        assert err < 2e-5 * max(1.0, np.abs(want).max()), f"{arch} case {i}: torch vs numpy {err}"
+
+
 @check
 def golden_files_match_independent_numpy_reference():
     gdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden")
@@ -852,8 +1138,28 @@ def golden_files_match_independent_numpy_reference():
     for name in cases:
         with open(os.path.join(gdir, name + ".json"), encoding="utf-8") as f:
             g = json.load(f)
-        assert set(g) == {"model", "arch", "tokens", "logits"} and g["model"] == name + ".safetensors"
         want = np.array(g["logits"], dtype=np.float64)
+        assert np.array_equal(want.astype(np.float32).astype(np.float64), want), "not float32 values"
+        if g["arch"] in ("pixelcnn", "pixelrnn", "wavenet"):
+            key = "speaker" if g["arch"] == "wavenet" else "label"
+            assert set(g) == {"model", "arch", key, "tokens", "logits"} and g["model"] == name + ".safetensors"
+            tensors, meta = st.load(os.path.join(gdir, g["model"]))
+            cfg = json.loads(meta["config"])
+            assert meta["arch"] == g["arch"] and "tokenizer" not in meta
+            t = {k: v.astype(np.float64) for k, v in tensors.items()}
+            if g["arch"] == "wavenet":
+                assert meta["modality"] == "audio" and want.shape == (len(g["tokens"]), cfg["quantization"])
+                assert (g[key] is None) == (cfg["num_speakers"] == 0)
+                got = numpy_wavenet_logits(t, cfg, g["tokens"], g[key])
+            else:
+                assert meta["modality"] == "image"
+                assert want.shape == (cfg["height"] * cfg["width"] * cfg["channels"], cfg["levels"])
+                assert len(g["tokens"]) == len(want) and (g[key] is None) == (cfg["num_classes"] == 0)
+                got = numpy_image_logits(t, cfg, g["arch"], g["tokens"], g[key])
+            err = np.abs(got - want).max()
+            assert err < 2e-5 * max(1.0, np.abs(want).max()), f"{name}: max |diff| {err}"
+            continue
+        assert set(g) == {"model", "arch", "tokens", "logits"} and g["model"] == name + ".safetensors"
         assert want.shape == (len(g["tokens"]), json.loads(
             st.load(os.path.join(gdir, g["model"]))[1]["config"])["vocab_size"])
         assert np.array_equal(want.astype(np.float32).astype(np.float64), want), "not float32 values"
