@@ -1002,7 +1002,12 @@ def _load_checkpoint(path, module_spec=None, module_kwargs=None):
         return sd, info
     if module_spec:
         target, _, cls_name = module_spec.rpartition(":")
-        if target.endswith(".py"):
+        here = os.path.dirname(os.path.abspath(__file__))
+        if target.endswith(".py") and os.path.dirname(os.path.abspath(target)) == here:
+            # one of models/*.py: import it under its own name, so that isinstance checks
+            # (GatedPixelCNN, PixelRNN, WaveNet) see the same classes
+            mod = importlib.import_module(os.path.basename(target)[:-3])
+        elif target.endswith(".py"):
             spec = importlib.util.spec_from_file_location("user_module", target)
             mod = importlib.util.module_from_spec(spec)
             sys.path.insert(0, os.path.dirname(os.path.abspath(target)))

@@ -942,6 +942,20 @@ def media_export_rejects():
     raises(lambda: export(WaveNet([1], 4, 3, 2, 5), path("x.safetensors"), dtype="int8"), "dtype")
 
 
+@check
+def media_cli():
+    import export as export_mod
+    kw = dict(height=4, width=5, channels=1, levels=8, hidden=3, layers=1, head_hidden=4, num_classes=2)
+    m = PixelRNN(**kw)
+    torch.save({"state_dict": m.state_dict()}, path("prnn.pt"))
+    for spec in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "image_models.py") + ":PixelRNN",
+                 "image_models:PixelRNN"):
+        export_mod.main([path("prnn.pt"), path("prnn.safetensors"), "--module", spec, "--kwargs", json.dumps(kw),
+                         "--labels", '["a", "b"]', "--dtype", "bf16"])
+        meta = st.load(path("prnn.safetensors"))[1]
+        assert meta["arch"] == "pixelrnn" and json.loads(meta["config"])["class_names"] == ["a", "b"]
+
+
 def _image_logits(m, img, label):
     with torch.no_grad():
         return raster_logits(m(img, label))[0]
