@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """Reads the engines' JSON lines from each round's DIR, prints the table and the cross-engine check, and
 merges MODEL's records into RESULTS (a JSON list shared by all benchmarks: only MODEL's records are
-replaced). An engine's rate (steps/s, tokens/s for llama-15m) is the median of its round medians.
+replaced). An engine's rate (steps/s; tokens/s for llama-15m; ms/image, lower is better, for
+pixelcnn-gated; samples/s and the real-time factor samples/s / 16000 for wavenet-20) is the median of its
+round medians. An engine whose JSON line says {"skipped": WHY} (run.sh's argen rows for a model the
+argen build cannot run yet) is listed as skipped and gets no record.
 
 usage: report.py MODEL RESULTS "INFO LINES" DIR...
-Exit status 1 if an engine disagrees with PyTorch within the first CHECK_HARD greedy tokens.
+Exit status 1 if an engine disagrees with PyTorch within the first CHECK_HARD greedy tokens ("tokens":
+pixel values for pixelcnn-gated, codes for wavenet-20).
 """
 import json
 import os
@@ -16,45 +20,63 @@ REFERENCE = "pytorch"
 CHECK = 64        # tokens compared
 CHECK_HARD = 8    # a disagreement before this many tokens is an error, not float drift
 LOGPROB_TOL = 1e-5
-MODELS = {  # model -> (metric in results.json, its column header, what was timed)
-    "char-lstm": ("steps_per_s", "steps/s", "32-byte prompt, then greedy decode; steps/s = decode steps per second"),
+MODELS = {  # model -> (metric in results.json, its column header, what was timed, the engines' JSON key,
+            #           higher is better)
+    "char-lstm": ("steps_per_s", "steps/s", "32-byte prompt, then greedy decode; steps/s = decode steps per second",
+                  "steps_per_s", True),
     "llama-15m": ("tokens_per_s", "tokens/s", "BOS, then greedy decode with the KV cache; "
-                  "tokens/s = decode steps (one token each) per second"),
+                  "tokens/s = decode steps (one token each) per second", "steps_per_s", True),
+    "pixelcnn-gated": ("ms_per_image", "ms/image", "greedy generation of one 28x28 image (784 pixels); "
+                       "lower is better; 'vs' columns: how many times faster", "ms_per_image", False),
+    "wavenet-20": ("samples_per_s", "samples/s", "greedy generation from silence (code 128) with per-layer "
+                   "queues; real-time factor = samples/s / 16000", "samples_per_s", True),
 }
+SAMPLE_RATE = 16000  # wavenet-20: real-time factor = samples/s / SAMPLE_RATE
 
 
 def main():
     model, results_path, info, *dirs = sys.argv[1:]
-    metric, unit, what = MODELS[model]
-    res = {}
+    metric, unit, what, key, higher = MODELS[model]
+    res, skipped = {}, {}
     for e in ENGINES:
         rounds = []
         for d in dirs:
             with open(os.path.join(d, f"{e}.json")) as f:
                 rounds.append(json.load(f))
-        res[e] = dict(rounds[0], steps_per_s=statistics.median(r["steps_per_s"] for r in rounds),
-                      round_medians=[r["steps_per_s"] for r in rounds],
+        if any("skipped" in r for r in rounds):  # e.g. argen rows for an arch the CLI cannot run yet
+            skipped[e] = next(r["skipped"] for r in rounds if "skipped" in r)
+            continue
+        res[e] = dict(rounds[0], value=statistics.median(r[key] for r in rounds),
+                      round_medians=[r[key] for r in rounds],
                       rates=[x for r in rounds for x in r.get("rates", [])])
+    engines = [e for e in ENGINES if e in res]
 
-    web, node = res["onnxruntime-web"]["steps_per_s"], res["onnxruntime-node"]["steps_per_s"]
+    def faster(v, than):  # how many times faster than `than` (>1: faster)
+        return v / than if higher else than / v
+
+    web, node = res["onnxruntime-web"]["value"], res["onnxruntime-node"]["value"]
+    rtf = model == "wavenet-20"
     print(f"{model}: {what}, median of {len(dirs)} round(s)")
     print(info)
-    print(f"{'engine':<18}{'threads':>8}  {'dtype':<8}{unit:>9}{'vs ort-web':>12}{'vs ort-node':>13}"
-          f"  round medians; all runs min..max")
-    for e in ENGINES:
+    print(f"{'engine':<18}{'threads':>8}  {'dtype':<8}{unit:>10}" + (f"{'realtime':>10}" if rtf else "")
+          + f"{'vs ort-web':>12}{'vs ort-node':>13}  round medians; all runs min..max")
+    for e in engines:
         r = res[e]
-        v = r["steps_per_s"]
+        v = r["value"]
         spread = " ".join(f"{x:.0f}" for x in r["round_medians"])
         if r["rates"]:
             spread += f"; {min(r['rates']):.0f}..{max(r['rates']):.0f}"
-        print(f"{e:<18}{r['threads']:>8}  {'float32':<8}{v:>9.1f}{v / web:>11.2f}x{v / node:>12.2f}x  {spread}")
+        print(f"{e:<18}{r['threads']:>8}  {'float32':<8}{v:>10.1f}" + (f"{v / SAMPLE_RATE:>9.3f}x" if rtf else "")
+              + f"{faster(v, web):>11.2f}x{faster(v, node):>12.2f}x  {spread}")
+    for why in dict.fromkeys(skipped.values()):
+        print(f"skipped: {', '.join(e for e in skipped if skipped[e] == why)}: {why}")
 
     # Cross-engine check: greedy tokens (and their log-probabilities) against the reference.
     ref = res[REFERENCE]
     n = min(CHECK, len(ref["tokens"]))
     bad, hard = [], False
     worst = 0.0
-    for e in ENGINES:
+    for e in engines:
         t, lp = res[e]["tokens"][:n], res[e]["logprobs"][:n]
         k = next((i for i in range(n) if i >= len(t) or t[i] != ref["tokens"][i]), n)
         if k < n:
@@ -64,10 +86,10 @@ def main():
     if bad:
         print("tokens: DISAGREE: " + "; ".join(bad))
     else:
-        print(f"tokens: all {len(ENGINES)} engines agree on the first {n} greedy tokens")
+        print(f"tokens: all {len(engines)} engines agree on the first {n} greedy tokens")
     print(f"logprobs of those tokens: max |diff| vs {REFERENCE} = {worst:.2e}"
           + ("" if worst <= LOGPROB_TOL else f"  (above {LOGPROB_TOL:g}: check the engines)"))
-    for e in ENGINES:
+    for e in engines:
         if res[e].get("note"):
             print(f"note: {e}: {res[e]['note']}")
 
@@ -76,7 +98,11 @@ def main():
         with open(results_path) as f:
             records = [r for r in json.load(f) if r.get("model") != model]
     records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": "float32",
-                 "metric": metric, "value": round(res[e]["steps_per_s"], 1)} for e in ENGINES]
+                 "metric": metric, "value": round(res[e]["value"], 1)} for e in engines]
+    if rtf:
+        records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": "float32",
+                     "metric": "realtime_factor", "value": round(res[e]["value"] / SAMPLE_RATE, 4)}
+                    for e in engines]
     with open(results_path, "w") as f:
         json.dump(records, f, indent=1)
         f.write("\n")

@@ -2,14 +2,16 @@
 # Benchmarks of /work/shared/BENCH_SUITE.md: argen (native, wasm) against onnxruntime-web,
 # onnxruntime-node and PyTorch, all on one thread, same weights, greedy decode. See bench/README.md.
 #
-#   bench/run.sh [--quick] [--model char-lstm|llama-15m]...
+#   bench/run.sh [--quick] [--model char-lstm|llama-15m|pixelcnn-gated|wavenet-20]...
 #
 #   full run (default): per model 3 rounds over all engines, each engine 5 timed runs (after 2 s of warm-up
 #     runs) per round; rate = median of the round medians; writes bench/results.json
 #       char-lstm: 512 steps after a 32-byte prompt
 #       llama-15m: 255 steps after BOS (the context is 256: BOS + 255 tokens)
-#   --quick: smoke run for CI: 1 round, 1 run, no extra warm-up, char-lstm 64 steps, llama-15m 32 steps;
-#     writes build/bench/results.json instead
+#       pixelcnn-gated: naive peers, 24 pixels (one full forward each) per run, extrapolated to 784
+#       wavenet-20: 16000 samples (1 s of audio) per run, 1 run per round (3 in all)
+#   --quick: smoke run for CI: 1 round, 1 run, no extra warm-up, char-lstm 64 steps, llama-15m 32 steps,
+#     pixelcnn-gated 4 pixels (8 checked), wavenet-20 256 samples; writes build/bench/results.json instead
 #   --model M: only that model (repeatable); default: all of them
 #
 # Needs build/native/argen and build/wasm/pkg (built here with scripts/build.sh if missing), Debian's
@@ -17,17 +19,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: bench/run.sh [--quick] [--model char-lstm|llama-15m]..." >&2; exit 2; }
+all_models="char-lstm llama-15m pixelcnn-gated wavenet-20"
+usage() { echo "usage: bench/run.sh [--quick] [--model ${all_models// /|}]..." >&2; exit 2; }
 quick=0 models=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
-    --model) [ $# -ge 2 ] || usage; case "$2" in char-lstm|llama-15m) models="$models $2" ;; *) usage ;; esac; shift ;;
+    --model) [ $# -ge 2 ] || usage; case " $all_models " in *" $2 "*) models="$models $2" ;; *) usage ;; esac; shift ;;
     *) usage ;;
   esac
   shift
 done
-models=${models:-char-lstm llama-15m}
+models=${models:-$all_models}
 if [ "$quick" = 1 ]; then
   rounds=1 runs=1 results=build/bench/results.json warmup=0
 else
@@ -68,11 +71,45 @@ wasm() {  # argen_wasm.mjs prints two lines: the public generate() API, then the
   sed -n 1p "$dir/argen-wasm-both.json" > "$dir/argen-wasm.json"
   sed -n 2p "$dir/argen-wasm-both.json" > "$dir/argen-wasm-core.json"
 }
+# ---- argen rows of the image / audio models (pixelcnn-gated, wavenet-20): TO BE WIRED (C++ engineer) ----
+# To come: argen-native from `argen bench --model M --runs R` (images: JSON with ms per image; audio:
+# `--samples N`, JSON with samples/s), plus the first CHECK greedy pixel values / codes and their
+# log-probabilities for report.py's check (as argen_native.py does for the LMs); argen-wasm from
+# `model.generate({temperature: 0, seed})` ({type:'pixel', x, y, channel, value} events for images;
+# {type:'audio', samples: Float32Array, sampleRate} chunk events for audio, options `samples: N`,
+# `chunkSize`). Each engine prints one JSON line with the peers' keys (ms_per_image or samples_per_s,
+# rates, tokens, logprobs); report.py takes it from $dir/ENGINE.json.
+# Until then argen_media_probe (once per model, before the rounds) finds why argen cannot run the model
+# and argen_media_skip writes {"engine": E, "skipped": WHY} for each argen row; report.py lists those as
+# skipped. Replace the argen_media_skip calls in the case below with the real rows.
+argen_media_probe() {  # MODEL [CLI args]: sets $argen_why
+  local m=$1 st=$out/$1.safetensors err; shift
+  argen_why=""
+  if [ ! -f "$st" ]; then
+    argen_why="no $st (models/export.py could not write it)"
+  elif ! err=$("$out/argen" bench --model "$st" --runs 1 "$@" 2>&1 >/dev/null); then
+    argen_why="argen bench: $(printf '%s\n' "$err" | tail -n 1)"
+  fi
+  if [ -z "$argen_why" ]; then argen_why="argen bench runs it, but its rows are not wired into bench/run.sh yet"; fi
+  echo "== $m: argen rows skipped: $argen_why" >&2
+}
+argen_media_skip() {  # ENGINE...: a "skipped" JSON line for each, with $argen_why
+  local e
+  for e in "$@"; do
+    "$py" -c 'import json, sys; print(json.dumps({"engine": sys.argv[1], "skipped": sys.argv[2]}))' \
+      "$e" "$argen_why" > "$dir/$e.json"
+  done
+}
+
 # Rounds over all engines (rather than all runs of one engine at once) spread slow phases of a shared
 # machine over every engine.
 status=0
 for model in $models; do
   rm -rf "${out:?}/$model" "$out"/round*
+  case $model in  # (see argen_media_probe above)
+    pixelcnn-gated) argen_media_probe "$model" ;;
+    wavenet-20) argen_media_probe "$model" --samples 16 ;;
+  esac
   s0=$(cpustat)
   for round in $(seq "$rounds"); do
     dir=$out/$model/round$round
@@ -99,6 +136,26 @@ for model in $models; do
         wasm "$out/llama-15m.safetensors" "" "$steps" "$runs"
         run onnxruntime-web  node bench/ort_llama.mjs web  "$out/llama-15m.step.onnx" "$steps" "$runs"
         run onnxruntime-node node bench/ort_llama.mjs node "$out/llama-15m.step.onnx" "$steps" "$runs"
+        ;;
+      pixelcnn-gated)
+        # Naive peers: one full forward of the 28x28 image per pixel; 24 pixels timed per run,
+        # extrapolated to ms per 784-pixel image. The first 64 pixels (the recording run) are checked.
+        steps=$([ "$quick" = 1 ] && echo 4 || echo 24) check=$([ "$quick" = 1 ] && echo 8 || echo 64)
+        run pytorch          "$py" bench/torch_pixelcnn.py "$steps" "$runs" "$check"
+        # >>> argen-native, argen-wasm (and argen-wasm-core, if any) for pixelcnn-gated go here <<<
+        argen_media_skip argen-native argen-wasm argen-wasm-core
+        run onnxruntime-web  node bench/ort_pixelcnn.mjs web  "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
+        run onnxruntime-node node bench/ort_pixelcnn.mjs node "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
+        ;;
+      wavenet-20)
+        # Per-layer queues; 16000 samples (1 s at 16 kHz) per timed run, one run per round (the PyTorch
+        # peer needs ~30 s for it); the first 64 samples (the recording run) are checked.
+        samples=$([ "$quick" = 1 ] && echo 256 || echo 16000) check=64 wruns=1
+        run pytorch          "$py" bench/torch_wavenet.py "$samples" "$wruns" "$check"
+        # >>> argen-native, argen-wasm (and argen-wasm-core, if any) for wavenet-20 go here <<<
+        argen_media_skip argen-native argen-wasm argen-wasm-core
+        run onnxruntime-web  node bench/ort_wavenet.mjs web  "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
+        run onnxruntime-node node bench/ort_wavenet.mjs node "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         ;;
     esac
   done
