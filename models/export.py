@@ -598,6 +598,8 @@ def image_shapes(arch, config):
             shapes[p + "is_.weight"] = [4 * Hd, C if i == 0 else Hd, 1, k // 2 if i == 0 else k // 2 + 1]
             shapes[p + "is_.bias"] = [4 * Hd]
             shapes[p + "ss.weight"] = [4 * Hd, Hd, k]
+            if i == 0:
+                shapes[p + "is_up.weight"] = [4 * Hd, C, 1, k]
             if K:
                 shapes[p + "cond.weight"] = [K, 4 * Hd]
         shapes.update(_head_shapes(config, Hd))

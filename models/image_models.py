@@ -140,7 +140,9 @@ class RowLSTMLayer(nn.Module):
 
     is: 1 x k//2 convolution over columns j-k//2 .. j-1 (first layer, mask A) or 1 x (k//2 + 1)
     over columns j-k//2 .. j (later layers, mask B); ss: 1 x k over the previous row's hidden
-    state, columns j-k//2 .. j+k//2, no bias.
+    state, columns j-k//2 .. j+k//2, no bias. The first layer also reads the image's previous row
+    (is_up: 1 x k over columns j-k//2 .. j+k//2, no bias), the part of PixelRNN's 7x7 mask-A input
+    convolution above the pixel; without it the last column of a row would reach no hidden state.
     """
 
     def __init__(self, in_channels, hidden, kernel, first, num_classes):
@@ -148,6 +150,8 @@ class RowLSTMLayer(nn.Module):
         self.first, self.kernel = first, kernel
         self.is_ = nn.Conv2d(in_channels, 4 * hidden, (1, kernel // 2 if first else kernel // 2 + 1))
         self.ss = nn.Conv1d(hidden, 4 * hidden, kernel, padding=kernel // 2, bias=False)
+        if first:
+            self.is_up = nn.Conv2d(in_channels, 4 * hidden, (1, kernel), bias=False)
         if num_classes:
             self.cond = nn.Embedding(num_classes, 4 * hidden)
 
@@ -156,6 +160,7 @@ class RowLSTMLayer(nn.Module):
         k = self.kernel // 2
         if self.first:
             gi = strictly_left(self.is_, x, k)
+            gi = gi + self.is_up(F.pad(x, (k, k, 1, 0)))[:, :, :H]  # row i-1
         else:
             gi = self.is_(F.pad(x, (k, 0)))
         if labels is not None:

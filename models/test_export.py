@@ -983,13 +983,10 @@ def image_models_are_causal():
             got = _image_logits(m, other, label)
             d = (got - base).abs().max(1).values
             assert d[:q + 1].max() <= 1e-6, f"{type(m).__name__}: position {q} changes logits at <= {q}"
-            # PixelRNN's first layer reads columns j-k..j-1 of row i, so the last column of a row
-            # reaches no hidden state: only the head's later channels of the same pixel see it.
-            blind = isinstance(m, PixelRNN) and j == W - 1 and c == C - 1
-            if q + 1 < N and not blind:
+            if q + 1 < N:  # no blind column: every position reaches something later
                 assert d[q + 1:].max() > 1e-4, f"{type(m).__name__}: position {q} changes nothing later"
-            if isinstance(m, PixelRNN) and j == W - 1 and i < H - 1:
-                assert d[(q // C + 1) * C:].max() <= 1e-6, "PixelRNN sees the last column after all"
+            if j == W - 1 and i < H - 1:  # the last column of a row reaches the next row
+                assert d[(q // C + 1) * C:].max() > 1e-4, f"{type(m).__name__}: column {j} of row {i} is blind"
             if isinstance(m, GatedPixelCNN) and m.num_layers == 3:  # enough layers: the last position sees all
                 if q < N - 1:
                     assert d[N - 1] > 1e-6, f"last position does not depend on position {q}"
@@ -1059,6 +1056,8 @@ def numpy_image_logits(t, cfg, arch, tokens, label):
         for l in range(cfg["layers"]):
             p = f"layers.{l}."
             gi = _conv2d(feat, t[p + "is_.weight"], t[p + "is_.bias"], left=k)[:, :, :W]
+            if l == 0:  # the image's previous row
+                gi = gi + _conv2d(feat, t[p + "is_up.weight"], None, top=1, left=k, right=k)[:, :H]
             if cfg["num_classes"]:
                 gi = gi + t[p + "cond.weight"][label][:, None, None]
             ss = t[p + "ss.weight"][:, :, None, :]

@@ -1,5 +1,6 @@
 #include "models/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -88,6 +89,37 @@ void check_tokens(const int* tokens, size_t n, int vocab, int pos, int context) 
   for (size_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= vocab)
       throw Error("token id " + std::to_string(tokens[i]) + " is out of range for vocabulary size " + std::to_string(vocab));
+}
+
+std::vector<float> conv_matrix(const Tensor& w) {
+  const int64_t O = w.shape[0], C = w.shape[1], kh = w.shape.size() > 3 ? w.shape[2] : 1, kw = w.shape.back();
+  std::vector<float> m(w.size());
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t dy = 0; dy < kh; ++dy)
+        for (int64_t dx = 0; dx < kw; ++dx)
+          m[o * kh * kw * C + (dy * kw + dx) * C + c] = w.data[((o * C + c) * kh + dy) * kw + dx];
+  return m;
+}
+
+void gather_patch(const float* plane, int H, int W, int C, int i, int j, int kh, int kw, int top,
+                  int left, float* out) {
+  for (int dy = 0; dy < kh; ++dy) {
+    const int y = i - top + dy;
+    for (int dx = 0; dx < kw; ++dx, out += C) {
+      const int x = j - left + dx;
+      if (y < 0 || y >= H || x < 0 || x >= W)
+        std::fill(out, out + C, 0.0f);
+      else
+        std::copy_n(plane + (size_t(y) * W + x) * C, C, out);
+    }
+  }
+}
+
+void gate(float* a, size_t n, float* out) {
+  ops::tanh(a, n);
+  ops::sigmoid(a + n, n);
+  ops::mul(a, a + n, out, n);
 }
 
 }  // namespace argen

@@ -1,5 +1,5 @@
 // Building blocks shared by the model files: the KV cache with causal attention, PyTorch's LSTM and
-// GRU cells, a linear layer over n positions, and load-time config checks. Unlike ops, these know
+// GRU cells, convolutions as matrix products, the gated tanh x sigmoid unit, a linear layer over n positions, and load-time config checks. Unlike ops, these know
 // the conventions of the models (gate order, cache layout).
 #pragma once
 #include <cstdint>
@@ -21,6 +21,17 @@ void lstm_cell(float* g, float* c, float* h, size_t H);
 // PyTorch's GRU cell on gi = W_ih x + b_ih and gh = W_hh h + b_hh, [3H] in order r, z, n:
 // n = tanh(gi_n + r*gh_n), h = (1-z)*n + z*h. Clobbers gi and gh.
 void gru_cell(float* gi, float* gh, float* h, size_t H);
+
+// Convolutions as matrix products (image and audio models).
+// A convolution weight [O, C, kh, kw] (or [O, C, kw]) as a matrix [O, kh*kw*C] whose columns follow
+// the patches gather_patch() builds: column (dy*kw + dx)*C + c.
+std::vector<float> conv_matrix(const Tensor& w);
+// The kh x kw patch whose top-left element is (i - top, j - left) of `plane` [H, W, C], zeros
+// outside the image: out[(dy*kw + dx)*C + c].
+void gather_patch(const float* plane, int H, int W, int C, int i, int j, int kh, int kw, int top,
+                  int left, float* out);
+// The gated unit: out[k] = tanh(a[k]) * sigmoid(a[n + k]), k < n. Clobbers a.
+void gate(float* a, size_t n, float* out);
 
 // Keys and values of every position so far, per layer, and the attention of the newest position.
 struct KVCache {

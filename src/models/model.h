@@ -18,6 +18,11 @@ struct ModelInfo {
   size_t parameters = 0;       // number of weights
   int attention_layers = 0;    // layers whose attention weights attention() can report
   int attention_heads = 0;
+  // Conditioning: class labels of an image model, speakers of an audio model (0: unconditional).
+  int num_labels = 0;
+  std::vector<std::string> label_names;  // num_labels names, or empty
+  int height = 0, width = 0, channels = 0;  // image models: the elements are H*W*C levels, raster order
+  int sample_rate = 0;                      // audio models: the elements are mu-law codes
 };
 
 // Everything one stream remembers. Created by Model::new_state(), used by one stream at a time.
@@ -32,6 +37,12 @@ class Model {
   const ModelFile& file() const { return *file_; }
 
   virtual std::unique_ptr<State> new_state() const = 0;
+  // Conditions a fresh state on a label in 0..num_labels-1 (image class, speaker). Throws for
+  // models without labels.
+  virtual void set_label(State&, int /*label*/) const;
+  // Writes the logits of the first element, before any is consumed (image models, which start
+  // from an empty canvas). Throws for models that need a first element (a prompt).
+  virtual void first(State&, float* /*logits*/) const;
   // Consumes `element` and writes info().vocab_size logits for the next one. Allocates nothing.
   virtual void step(State& state, int element, float* logits) const = 0;
   // Consumes n elements at once (a prompt); writes the logits after the last. Models that can batch
@@ -77,5 +88,8 @@ std::unique_ptr<Model> create_recurrent(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_transformer(std::shared_ptr<const ModelFile> file);
 std::unique_ptr<Model> create_encoder_transformer(std::shared_ptr<const ModelFile> file);  // arch transformer
 std::unique_ptr<Model> create_hybrid(std::shared_ptr<const ModelFile> file);
+std::unique_ptr<Model> create_pixelcnn(std::shared_ptr<const ModelFile> file);
+std::unique_ptr<Model> create_pixelrnn(std::shared_ptr<const ModelFile> file);
+std::unique_ptr<Model> create_wavenet(std::shared_ptr<const ModelFile> file);
 
 }  // namespace argen

@@ -1,6 +1,7 @@
 #include <functional>
 #include <utility>
 
+#include "core/error.h"
 #include "models/model.h"
 
 namespace argen {
@@ -15,9 +16,20 @@ const std::pair<const char*, Constructor> kArchs[] = {
     {"llama", create_transformer},
     {"transformer", create_encoder_transformer},
     {"hybrid", create_hybrid},
+    {"pixelcnn", create_pixelcnn},
+    {"pixelrnn", create_pixelrnn},
+    {"wavenet", create_wavenet},
 };
 
 }  // namespace
+
+void Model::set_label(State&, int) const {
+  throw Error("this model (" + info_.arch + ") takes no label: it is not conditioned on classes or speakers");
+}
+
+void Model::first(State&, float*) const {
+  throw Error("this model (" + info_.arch + ") needs a first element (a prompt) to start from");
+}
 
 std::unique_ptr<Model> create_model(std::shared_ptr<const ModelFile> file) {
   std::string known;

@@ -1,0 +1,156 @@
+// pixelcnn: Gated PixelCNN (van den Oord et al., 2016), names as in models/image_models.py.
+//   v_in, h_in: the input convolutions (rows above; columns left), then per layer
+//   v = conv_v(v) (2x3, rows i-1, i);  h = conv_h(h) (1x2, columns j-1, j) + v2h(v)
+//   (+ class biases); v = gate(v); g = gate(h); h += res(g); skip += skip(g).
+// The vertical stack of a row depends only on rows above it, so begin_row() computes it for the
+// whole row (and its v2h contribution to the horizontal stack) as matrix products; features()
+// then runs the horizontal stack at one pixel: per layer one 2F x 2F and one F x F product.
+#include <algorithm>
+
+#include "core/error.h"
+#include "models/blocks.h"
+#include "models/raster.h"
+#include "ops/ops.h"
+
+namespace argen {
+namespace {
+
+struct Layer {
+  std::vector<float> v, h;  // conv_matrix: [2F, 6F], [2F, 2F]
+  Tensor v_b, h_b, v2h_w, v2h_b, res_w, res_b, skip_w, skip_b, cond_v, cond_h;
+};
+
+struct PixelCNNState : RasterState {
+  std::vector<float> v;      // [L+1, H, W, F]: vertical stack input of each layer (then the output)
+  std::vector<float> h;      // [L+1, H, W, F]: horizontal stack likewise
+  std::vector<float> h_row;  // [L, W, 2F]: v2h(v) + biases of the current row, per layer
+  std::vector<float> patch, vf, hf, g, skip;
+};
+
+class PixelCNN : public RasterModel {
+ public:
+  explicit PixelCNN(std::shared_ptr<const ModelFile> f)
+      : RasterModel(f, int(f->config_int("skip", 0, 1 << 16, 0)) ? int(f->config_int("skip", 0, 1 << 16, 0))
+                                                                : int(f->config_int("filters", 1, 1 << 16))) {
+    const ModelFile& mf = *file_;
+    F_ = int(mf.config_int("filters", 1, 1 << 16));
+    L_ = int(mf.config_int("layers", 1, 1024));
+    k_ = int(mf.config_int("input_kernel", 3, 63, 7));
+    S_ = int(mf.config_int("skip", 0, 1 << 16, 0));
+    if (k_ % 2 == 0) throw mf.error("config key 'input_kernel' must be odd, found " + std::to_string(k_));
+    const uint64_t state_bytes = 2 * uint64_t(L_ + 1) * H_ * W_ * F_ * sizeof(float);
+    if (state_bytes > kMaxCacheBytes)
+      throw mf.error("the generation cache would need " + std::to_string(state_bytes >> 20) + " MiB, over the limit of " +
+                     std::to_string(kMaxCacheBytes >> 20) + " MiB");
+    const int64_t F = F_, F2 = 2 * F_, k = k_;
+    v_in_ = conv_matrix(weight("v_in.weight", {F, C_, k / 2, k}));
+    v_in_b_ = weight("v_in.bias", {F});
+    h_in_ = conv_matrix(weight("h_in.weight", {F, C_, 1, k / 2}));
+    h_in_b_ = weight("h_in.bias", {F});
+    for (int l = 0; l < L_; ++l) {
+      const std::string p = "layers." + std::to_string(l) + ".";
+      Layer y;
+      y.v = conv_matrix(weight(p + "v.weight", {F2, F, 2, 3}));
+      y.v_b = weight(p + "v.bias", {F2});
+      y.h = conv_matrix(weight(p + "h.weight", {F2, F, 1, 2}));
+      y.h_b = weight(p + "h.bias", {F2});
+      y.v2h_w = weight(p + "v2h.weight", {F2, F2, 1, 1});
+      y.v2h_b = weight(p + "v2h.bias", {F2});
+      y.res_w = weight(p + "res.weight", {F, F, 1, 1});
+      y.res_b = weight(p + "res.bias", {F});
+      if (S_) {
+        y.skip_w = weight(p + "skip.weight", {S_, F, 1, 1});
+        y.skip_b = weight(p + "skip.bias", {S_});
+      }
+      if (labels_) {
+        y.cond_v = weight(p + "cond_v.weight", {labels_, F2});
+        y.cond_h = weight(p + "cond_h.weight", {labels_, F2});
+      }
+      layers_.push_back(std::move(y));
+    }
+  }
+
+  std::unique_ptr<State> new_state() const override {
+    auto s = std::make_unique<PixelCNNState>();
+    init_state(*s);
+    const size_t plane = size_t(H_) * W_ * F_;
+    s->v.assign((L_ + 1) * plane, 0.0f);
+    s->h.assign((L_ + 1) * plane, 0.0f);
+    s->h_row.resize(size_t(L_) * W_ * 2 * F_);
+    s->patch.resize(size_t(W_) * std::max(6 * F_, (k_ / 2) * k_ * C_));
+    s->vf.resize(size_t(W_) * 2 * F_);
+    s->hf.resize(2 * F_);
+    s->g.resize(F_);
+    s->skip.resize(std::max(S_, 1));
+    return s;
+  }
+
+ private:
+  float* plane(std::vector<float>& planes, int l, int i, int j) const {
+    return planes.data() + ((size_t(l) * H_ + i) * W_ + j) * F_;
+  }
+
+  void begin_row(RasterState& rs, int i) const override {
+    auto& s = static_cast<PixelCNNState&>(rs);
+    const int F = F_, F2 = 2 * F_, k = k_;
+    // Input: rows i-k/2 .. i-1 of the image.
+    const int n_in = (k / 2) * k * C_;
+    for (int j = 0; j < W_; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, s.patch.data() + size_t(j) * n_in);
+    ops::matmul(v_in_.data(), F, n_in, s.patch.data(), W_, v_in_b_.data, plane(s.v, 0, i, 0));
+    for (int l = 0; l < L_; ++l) {
+      const Layer& y = layers_[l];
+      const float* src = plane(s.v, l, 0, 0);
+      for (int j = 0; j < W_; ++j) gather_patch(src, H_, W_, F, i, j, 2, 3, 1, 1, s.patch.data() + size_t(j) * 6 * F);
+      ops::matmul(y.v.data(), F2, 6 * F, s.patch.data(), W_, y.v_b.data, s.vf.data());
+      float* hr = s.h_row.data() + size_t(l) * W_ * F2;
+      ops::matmul(y.v2h_w.data, F2, F2, s.vf.data(), W_, y.v2h_b.data, hr);
+      const float* cv = label_bias(y.cond_v, s);
+      const float* ch = label_bias(y.cond_h, s);
+      for (int j = 0; j < W_; ++j) {
+        float* vj = s.vf.data() + size_t(j) * F2;
+        ops::add(hr + size_t(j) * F2, y.h_b.data, hr + size_t(j) * F2, F2);
+        if (ch) ops::add(hr + size_t(j) * F2, ch, hr + size_t(j) * F2, F2);
+        if (cv) ops::add(vj, cv, vj, F2);
+        gate(vj, F, plane(s.v, l + 1, i, j));
+      }
+    }
+  }
+
+  void features(RasterState& rs, int i, int j) const override {
+    auto& s = static_cast<PixelCNNState&>(rs);
+    const int F = F_, F2 = 2 * F_, k = k_;
+    gather_patch(s.x.data(), H_, W_, C_, i, j, 1, k / 2, 0, k / 2, s.patch.data());
+    ops::matvec(h_in_.data(), F, (k / 2) * C_, s.patch.data(), h_in_b_.data, plane(s.h, 0, i, j));
+    if (S_) std::fill(s.skip.begin(), s.skip.end(), 0.0f);
+    for (int l = 0; l < L_; ++l) {
+      const Layer& y = layers_[l];
+      gather_patch(plane(s.h, l, 0, 0), H_, W_, F, i, j, 1, 2, 0, 1, s.patch.data());
+      ops::matvec(y.h.data(), F2, F2, s.patch.data(), s.h_row.data() + (size_t(l) * W_ + j) * F2, s.hf.data());
+      gate(s.hf.data(), F, s.g.data());
+      float* out = plane(s.h, l + 1, i, j);
+      ops::matvec(y.res_w.data, F, F, s.g.data(), y.res_b.data, out);
+      ops::add(out, plane(s.h, l, i, j), out, F);
+      if (S_) {
+        ops::add(s.skip.data(), y.skip_b.data, s.skip.data(), S_);
+        ops::matvec_acc(y.skip_w.data, S_, F, s.g.data(), s.skip.data());
+      }
+    }
+    if (S_)
+      std::copy_n(s.skip.data(), S_, s.feat.data());
+    else
+      std::copy_n(plane(s.h, L_, i, j), F, s.feat.data());
+  }
+
+  int F_ = 0, L_ = 0, k_ = 0, S_ = 0;
+  std::vector<float> v_in_, h_in_;
+  Tensor v_in_b_, h_in_b_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> create_pixelcnn(std::shared_ptr<const ModelFile> file) {
+  return std::make_unique<PixelCNN>(std::move(file));
+}
+
+}  // namespace argen
