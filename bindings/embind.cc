@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "generate/generator.h"
+#include "generate/media.h"
 
 using emscripten::val;
 
@@ -31,52 +32,81 @@ struct Loaded {
   std::unique_ptr<Tokenizer> tokenizer;  // text models only
 };
 
-// Reads a JS options object; unknown keys are errors so typos don't pass silently.
-GenerateOptions text_options(const val& o) {
-  GenerateOptions g;
-  g.sampling.temperature = 0.8f;
-  if (o.isUndefined() || o.isNull()) return g;
-  if (o.typeOf().as<std::string>() != "object") throw Error("generate options must be an object");
-  const val keys = val::global("Object").call<val>("keys", o);
-  const int n = keys["length"].as<int>();
-  auto number = [&](const std::string& k) {
-    val v = o[k];
+// A JS options object read key by key; unknown keys are errors so typos don't pass silently.
+class Options {
+ public:
+  explicit Options(const val& o) : o_(o) {
+    if (!o.isUndefined() && !o.isNull() && o.typeOf().as<std::string>() != "object") throw Error("generate options must be an object");
+  }
+  // Calls f(key) for every key that is set; f returns false for keys it does not know.
+  template <class F>
+  void each(F f) const {
+    if (o_.isUndefined() || o_.isNull()) return;
+    const val keys = val::global("Object").call<val>("keys", o_);
+    for (int i = 0, n = keys["length"].as<int>(); i < n; ++i) {
+      const std::string k = keys[i].as<std::string>();
+      if (!o_[k].isUndefined() && !f(k)) throw Error("unknown generate option '" + k + "'");
+    }
+  }
+  val operator[](const std::string& k) const { return o_[k]; }
+  double number(const std::string& k) const {
+    val v = o_[k];
     if (v.typeOf().as<std::string>() != "number") throw Error("option '" + k + "' must be a number");
     return v.as<double>();
-  };
-  auto integer = [&](const std::string& k, double lo, double hi) {
+  }
+  double integer(const std::string& k, double lo, double hi) const {
     double v = number(k);
     if (!(v >= lo && v <= hi) || v != double(int64_t(v)))
       throw Error("option '" + k + "' must be an integer in " + std::to_string(int64_t(lo)) + ".." + std::to_string(int64_t(hi)) +
                   ", found " + val(v).call<std::string>("toString"));
     return v;
-  };
-  for (int i = 0; i < n; ++i) {
-    const std::string k = keys[i].as<std::string>();
-    if (o[k].isUndefined()) continue;
+  }
+  // The sampling keys shared by every modality; false for other keys.
+  bool sampling(const std::string& k, SamplingOptions& s) const {
+    if (k == "temperature") s.temperature = float(number(k));
+    else if (k == "topK") s.top_k = int(integer(k, -(1 << 30), 1 << 30));
+    else if (k == "topP") s.top_p = float(number(k));
+    else if (k == "minP") s.min_p = float(number(k));
+    else if (k == "repetitionPenalty") s.repetition_penalty = float(number(k));
+    else if (k == "repetitionWindow") s.repetition_window = int(integer(k, -(1 << 30), 1 << 30));
+    else if (k == "seed") s.seed = uint64_t(integer(k, 0, 9007199254740991.0));
+    else return false;
+    return true;
+  }
+
+ private:
+  val o_;
+};
+
+// A label option: an index, or one of the model's label names.
+int label_index(const val& v, const std::string& key, const ModelInfo& info) {
+  if (v.isString()) {
+    const std::string name = v.as<std::string>();
+    for (size_t i = 0; i < info.label_names.size(); ++i)
+      if (info.label_names[i] == name) return int(i);
+    throw Error("option '" + key + "': the model has no " + key + " named '" + name + "'");
+  }
+  if (v.typeOf().as<std::string>() != "number" || v.as<double>() != double(int64_t(v.as<double>())) || v.as<double>() < 0 ||
+      v.as<double>() > (1 << 30))
+    throw Error("option '" + key + "' must be a non-negative integer or a name");
+  return int(v.as<double>());
+}
+
+GenerateOptions text_options(const val& js) {
+  GenerateOptions g;
+  g.sampling.temperature = 0.8f;
+  Options o(js);
+  o.each([&](const std::string& k) {
+    if (o.sampling(k, g.sampling)) return true;
     if (k == "prompt") {
       if (!o[k].isString()) throw Error("option 'prompt' must be a string");
       g.prompt = o[k].as<std::string>();
     } else if (k == "maxTokens") {
-      g.max_tokens = int(integer(k, 0, 1 << 24));
-    } else if (k == "temperature") {
-      g.sampling.temperature = float(number(k));
-    } else if (k == "topK") {
-      g.sampling.top_k = int(integer(k, -(1 << 30), 1 << 30));
-    } else if (k == "topP") {
-      g.sampling.top_p = float(number(k));
-    } else if (k == "minP") {
-      g.sampling.min_p = float(number(k));
-    } else if (k == "repetitionPenalty") {
-      g.sampling.repetition_penalty = float(number(k));
-    } else if (k == "repetitionWindow") {
-      g.sampling.repetition_window = int(integer(k, -(1 << 30), 1 << 30));
+      g.max_tokens = int(o.integer(k, 0, 1 << 24));
     } else if (k == "logprobs") {
-      g.logprobs = int(integer(k, -(1 << 30), 1 << 30));
+      g.logprobs = int(o.integer(k, -(1 << 30), 1 << 30));
     } else if (k == "attentionLayer") {
-      g.attention_layer = int(integer(k, -(1 << 30), 1 << 30));
-    } else if (k == "seed") {
-      g.sampling.seed = uint64_t(integer(k, 0, 9007199254740991.0));
+      g.attention_layer = int(o.integer(k, -(1 << 30), 1 << 30));
     } else if (k == "stop") {
       val s = o[k];
       if (s.isString()) {
@@ -90,9 +120,63 @@ GenerateOptions text_options(const val& o) {
         throw Error("option 'stop' must be a string or an array of strings");
       }
     } else {
-      throw Error("unknown generate option '" + k + "'");
+      return false;
     }
-  }
+    return true;
+  });
+  return g;
+}
+
+ImageOptions image_options(const val& js, const ModelInfo& info) {
+  ImageOptions g;
+  Options o(js);
+  o.each([&](const std::string& k) {
+    if (o.sampling(k, g.sampling)) return true;
+    if (k == "label") {
+      g.label = label_index(o[k], "label", info);
+    } else if (k == "prefix") {
+      val p = o[k];
+      if (!val::global("ArrayBuffer").call<bool>("isView", p) && !val::global("Array").call<bool>("isArray", p))
+        throw Error("option 'prefix' must be an array or typed array of levels");
+      const int n = p["length"].as<int>();
+      for (int i = 0; i < n; ++i) g.prefix.push_back(int(p[i].as<double>()));
+    } else {
+      return false;
+    }
+    return true;
+  });
+  return g;
+}
+
+AudioOptions audio_options(const val& js, const ModelInfo& info) {
+  AudioOptions g;
+  Options o(js);
+  bool seconds = false, samples = false;
+  o.each([&](const std::string& k) {
+    if (o.sampling(k, g.sampling)) return true;
+    if (k == "samples") {
+      g.samples = int64_t(o.integer(k, 0, 9007199254740991.0)), samples = true;
+    } else if (k == "seconds") {
+      const double s = o.number(k);
+      if (!(s >= 0 && s <= 1e7)) throw Error("option 'seconds' must be a number >= 0");
+      g.samples = int64_t(std::llround(s * info.sample_rate)), seconds = true;
+    } else if (k == "speaker") {
+      g.speaker = label_index(o[k], "speaker", info);
+    } else if (k == "chunkSize") {
+      g.chunk = int(o.integer(k, -(1 << 30), 1 << 30));
+    } else if (k == "priming") {
+      val p = o[k];
+      if (!p.instanceof(val::global("Float32Array"))) throw Error("option 'priming' must be a Float32Array of samples");
+      g.priming.resize(p["length"].as<size_t>());
+      val(emscripten::typed_memory_view(g.priming.size(), g.priming.data())).call<void>("set", p);
+    } else if (k == "primingSampleRate") {
+      g.priming_rate = int(o.integer(k, 1, 1 << 24));
+    } else {
+      return false;
+    }
+    return true;
+  });
+  if (seconds && samples) throw Error("give 'samples' or 'seconds', not both");
   return g;
 }
 
@@ -149,6 +233,60 @@ class TextStream {
   TextGenerator gen_;
 };
 
+class ImageStream {
+ public:
+  ImageStream(std::shared_ptr<Loaded> m, ImageOptions o) : m_(std::move(m)), gen_(*m_->model, std::move(o)) {}
+  // Up to `n` levels: {pos, values: Uint8Array (the model's levels), logprobs: Float32Array,
+  // prefix: number of them given by the prefix}; values empty once finished.
+  val next(int n) {
+    return guarded([&] {
+      const int pos = int(gen_.levels().size());
+      values_.clear(), logprobs_.clear();
+      int given = 0;
+      PixelEvent ev;
+      for (int i = 0; i < n && gen_.next(ev); ++i) {
+        values_.push_back(uint8_t(ev.value)), logprobs_.push_back(ev.logprob);
+        given += ev.prefix;
+      }
+      val out = val::object();
+      out.set("pos", pos);
+      out.set("prefix", given);
+      out.set("values", val::global("Uint8Array").new_(val(emscripten::typed_memory_view(values_.size(), values_.data()))));
+      out.set("logprobs", val::global("Float32Array").new_(val(emscripten::typed_memory_view(logprobs_.size(), logprobs_.data()))));
+      return out;
+    });
+  }
+  void abort() { gen_.abort(); }
+  std::string finish_reason() const { return finish_reason_name(gen_.finish_reason()); }
+  int generated() const { return gen_.generated(); }
+
+ private:
+  std::shared_ptr<Loaded> m_;
+  ImageGenerator gen_;
+  std::vector<uint8_t> values_;
+  std::vector<float> logprobs_;
+};
+
+class AudioStream {
+ public:
+  AudioStream(std::shared_ptr<Loaded> m, AudioOptions o) : m_(std::move(m)), gen_(*m_->model, std::move(o)) {}
+  // The next chunk of samples as a Float32Array (a copy); empty once finished.
+  val next() {
+    return guarded([&] {
+      gen_.next(chunk_);
+      return val::global("Float32Array").new_(val(emscripten::typed_memory_view(chunk_.size(), chunk_.data())));
+    });
+  }
+  void abort() { gen_.abort(); }
+  std::string finish_reason() const { return finish_reason_name(gen_.finish_reason()); }
+  double generated() const { return double(gen_.generated()); }
+
+ private:
+  std::shared_ptr<Loaded> m_;
+  AudioGenerator gen_;
+  std::vector<float> chunk_;
+};
+
 class JsModel {
  public:
   JsModel(const val& bytes, const std::string& source) {
@@ -177,6 +315,12 @@ class JsModel {
     o.set("parameters", double(i.parameters));
     o.set("fileSize", double(m_->file->file_size()));
     if (m_->tokenizer) o.set("tokenizer", m_->tokenizer->type());
+    if (i.modality == "image") o.set("height", i.height), o.set("width", i.width), o.set("channels", i.channels);
+    if (i.modality == "audio") o.set("sampleRate", i.sample_rate);
+    o.set("numLabels", i.num_labels);
+    val names = val::array();
+    for (const auto& n : i.label_names) names.call<void>("push", n);
+    o.set("labels", names);
     val meta = val::object();
     for (const auto& [k, v] : m_->file->metadata()) meta.set(k, v);
     o.set("metadata", meta);
@@ -188,6 +332,12 @@ class JsModel {
       if (!m_->tokenizer) throw Error("generate() with text options needs a text model; this one is '" + m_->file->modality() + "'");
       return new TextStream(m_, text_options(options));
     });
+  }
+  ImageStream* generate_image(const val& options) const {
+    return guarded([&] { return new ImageStream(m_, image_options(options, m_->model->info())); });
+  }
+  AudioStream* generate_audio(const val& options) const {
+    return guarded([&] { return new AudioStream(m_, audio_options(options, m_->model->info())); });
   }
 
  private:
@@ -206,8 +356,20 @@ EMSCRIPTEN_BINDINGS(argen) {
       .function("finishReason", &TextStream::finish_reason)
       .function("generated", &TextStream::generated)
       .function("promptTokens", &TextStream::prompt_tokens);
+  class_<ImageStream>("ImageStream")
+      .function("next", &ImageStream::next)
+      .function("abort", &ImageStream::abort)
+      .function("finishReason", &ImageStream::finish_reason)
+      .function("generated", &ImageStream::generated);
+  class_<AudioStream>("AudioStream")
+      .function("next", &AudioStream::next)
+      .function("abort", &AudioStream::abort)
+      .function("finishReason", &AudioStream::finish_reason)
+      .function("generated", &AudioStream::generated);
   class_<JsModel>("Model")
       .constructor<const val&, const std::string&>()
       .function("info", &JsModel::info)
-      .function("generate", &JsModel::generate, allow_raw_pointers());
+      .function("generate", &JsModel::generate, allow_raw_pointers())
+      .function("generateImage", &JsModel::generate_image, allow_raw_pointers())
+      .function("generateAudio", &JsModel::generate_audio, allow_raw_pointers());
 }

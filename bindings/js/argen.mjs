@@ -6,6 +6,9 @@
 //     if (ev.type === 'token') out.textContent += ev.text;
 //   }
 //   model.dispose();
+//
+// Helpers for pages: createCanvasPainter (draw an image stream), createAudioPlayer (play an audio
+// stream through Web Audio as it is generated), encodeWav.
 import createArgenCore from './argen-core.mjs';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
@@ -85,28 +88,53 @@ export class Model {
     this.#info = Object.freeze(native.info());
   }
 
-  /** { arch, modality, name, description, vocabSize, contextLength, parameters, fileSize, tokenizer, metadata } */
+  /**
+   * { arch, modality, name, description, vocabSize, contextLength, parameters, fileSize, metadata,
+   *   numLabels, labels (names), tokenizer (text), height, width, channels (image), sampleRate (audio) }
+   */
   get info() {
     this.#alive();
     return this.#info;
   }
 
   /**
-   * Streams events: { type: 'token', id, text, logprob } per token, then one
-   * { type: 'done', finishReason: 'stop' | 'length' | 'abort', generated, promptTokens }.
-   * Options: prompt, maxTokens, temperature, topK, topP, minP, repetitionPenalty, repetitionWindow,
-   * seed, stop (string or array), signal (AbortSignal), logprobs (N: each token event also carries
-   * `top`, the N likeliest tokens {id, text, logprob}), attentionLayer (L: token events carry
-   * `attention` = { layer, heads: Float32Array[] } over every earlier position). Bad options throw at the call.
+   * Streams events; bad options throw at the call. Options common to every modality: temperature,
+   * topK, topP, minP, repetitionPenalty, repetitionWindow, seed, signal (AbortSignal). The last
+   * event is { type: 'done', finishReason: 'stop' | 'length' | 'abort', generated, ... }.
+   *
+   * Text: { type: 'token', id, text, logprob } per token; done adds promptTokens. Options: prompt,
+   * maxTokens, stop (string or array), logprobs (N: token events carry `top`, the N likeliest
+   * tokens {id, text, logprob}), attentionLayer (L: token events carry `attention` =
+   * { layer, heads: Float32Array[] } over every earlier position).
+   *
+   * Image (raster order, channel by channel): { type: 'pixel', x, y, channel, value, logprob, prefix }
+   * per level (value in 0..levels-1, levels = info.vocabSize), and { type: 'row', y, values }
+   * (Uint8Array of width*channels levels) when a row is complete. Options: label (index or name from
+   * info.labels; required by class-conditional models), prefix (levels of whole top rows to complete).
+   *
+   * Audio: { type: 'audio', samples: Float32Array, sampleRate } per chunk. Options: seconds or
+   * samples (default 1 s), speaker (index or name), chunkSize (default 1024), priming
+   * (Float32Array the generation continues) and primingSampleRate (must equal info.sampleRate).
    */
   generate(options = {}) {
     this.#alive();
     const { signal, ...rest } = options ?? {};
-    const stream = this.#native.generate(rest);  // throws here, at the call, on bad options or prompt
-    return this.#run(stream, signal);
+    const info = this.#info;
+    // The native calls throw here, at the call, on bad options.
+    if (info.modality === 'image') return this.#run(this.#native.generateImage(rest), signal, imageEvents(info));
+    if (info.modality === 'audio') {
+      if (rest.samples === undefined && rest.seconds === undefined) rest.seconds = 1;
+      return this.#run(this.#native.generateAudio(rest), signal, (stream) => {
+        const samples = stream.next();
+        return samples.length ? [{ type: 'audio', samples, sampleRate: info.sampleRate }] : [];
+      });
+    }
+    const stream = this.#native.generate(rest);
+    return this.#run(stream, signal, (s) => s.next(1).map((e) => ({ type: 'token', ...e })), () => ({ promptTokens: stream.promptTokens() }));
   }
 
-  async *#run(stream, signal) {
+  // Drives a native stream: `step(stream)` returns the next events ([] once finished).
+  async *#run(stream, signal, step, doneExtra = () => ({})) {
     const handle = { stream, disposed: false };
     this.#streams.add(handle);
     try {
@@ -117,11 +145,11 @@ export class Model {
           stream.abort();
           break;
         }
-        const events = stream.next(1);
+        const events = step(stream);
         if (events.length === 0) break;
-        for (const e of events) yield { type: 'token', ...e };
+        yield* events;
       }
-      yield { type: 'done', finishReason: stream.finishReason(), generated: stream.generated(), promptTokens: stream.promptTokens() };
+      yield { type: 'done', finishReason: stream.finishReason(), generated: stream.generated(), ...doneExtra() };
     } finally {
       if (!handle.disposed) stream.delete();
       this.#streams.delete(handle);
@@ -145,6 +173,27 @@ export class Model {
   }
 }
 
+// Image streams: one native call per row (abort latency of one row), expanded to pixel events and
+// a row event.
+function imageEvents({ width, channels }) {
+  const rowLevels = width * channels;
+  let row = new Uint8Array(rowLevels);
+  return (stream) => {
+    const { pos, values, logprobs, prefix } = stream.next(rowLevels);
+    const events = [];
+    for (let i = 0; i < values.length; i++) {
+      const p = pos + i, channel = p % channels, x = Math.floor(p / channels) % width, y = Math.floor(p / rowLevels);
+      events.push({ type: 'pixel', x, y, channel, value: values[i], logprob: logprobs[i], prefix: i < prefix });
+      row[p % rowLevels] = values[i];
+      if (p % rowLevels === rowLevels - 1) {
+        events.push({ type: 'row', y, values: row });
+        row = new Uint8Array(rowLevels);
+      }
+    }
+    return events;
+  };
+}
+
 /** Loads a model from a URL, a path (Node), or bytes (Uint8Array / ArrayBuffer). */
 export async function loadModel(source, { onProgress, name } = {}) {
   const [m, bytes] = await Promise.all([core(), readSource(source, onProgress)]);
@@ -155,4 +204,98 @@ export async function loadModel(source, { onProgress, name } = {}) {
 /** Bytes of wasm memory in use by the core (grows, never shrinks): for leak checks and diagnostics. */
 export async function wasmMemoryBytes() {
   return (await core()).HEAP8.length;
+}
+
+/**
+ * Draws an image stream onto a 2D canvas (or OffscreenCanvas) as it arrives: call draw(ev) with each
+ * event. Each pixel is a scale x scale square, drawn when its last channel arrives (gray for one
+ * channel, RGB(A) for three or four). Sizes the canvas to the image.
+ */
+export function createCanvasPainter(canvas, info, { scale = 4 } = {}) {
+  const { width, height, channels, vocabSize: levels } = info;
+  if (!width || !height) throw new Error('argen: createCanvasPainter needs an image model\'s info');
+  canvas.width = width * scale;
+  canvas.height = height * scale;
+  const ctx = canvas.getContext('2d');
+  const px = new Uint8ClampedArray(4);
+  return {
+    draw(ev) {
+      if (ev.type !== 'pixel') return;
+      px[ev.channel] = Math.round((ev.value * 255) / (levels - 1));
+      if (ev.channel !== channels - 1) return;
+      if (channels === 1) px[1] = px[2] = px[0];
+      const a = channels === 4 ? px[3] / 255 : 1;
+      ctx.fillStyle = `rgba(${px[0]},${px[1]},${px[2]},${a})`;
+      ctx.fillRect(ev.x * scale, ev.y * scale, scale, scale);
+    },
+  };
+}
+
+/**
+ * Plays an audio stream through Web Audio while it is generated: push(samples) schedules each chunk
+ * right after the previous one (gap-free while generation keeps ahead of playback). A chunk that
+ * arrives after the previous one finished playing is an underrun: it is counted, and playback
+ * restarts `latency` seconds later. `context` is an AudioContext (resumed by the page).
+ */
+export function createAudioPlayer(context, { sampleRate, latency = 0.15 } = {}) {
+  let next = 0;
+  const sources = new Set();
+  const player = {
+    underruns: 0,
+    scheduledSeconds: 0,
+    push(samples) {
+      if (!samples.length) return;
+      const buffer = context.createBuffer(1, samples.length, sampleRate ?? context.sampleRate);
+      buffer.copyToChannel(samples, 0);
+      const src = context.createBufferSource();
+      src.buffer = buffer;
+      src.connect(context.destination);
+      const now = context.currentTime;
+      if (next === 0) next = now + latency;
+      else if (next < now) {
+        player.underruns++;
+        next = now + latency;
+      }
+      src.start(next);
+      next += buffer.duration;
+      player.scheduledSeconds += buffer.duration;
+      sources.add(src);
+      src.onended = () => sources.delete(src);
+    },
+    /** Seconds of audio scheduled but not yet played. */
+    get bufferedSeconds() {
+      return Math.max(0, next - context.currentTime);
+    },
+    stop() {
+      for (const s of sources) s.stop();
+      sources.clear();
+      next = 0;
+    },
+  };
+  return player;
+}
+
+/** A 16-bit PCM mono WAV file of samples in [-1, 1] (clamped). */
+export function encodeWav(samples, sampleRate) {
+  const n = samples.length;
+  const out = new Uint8Array(44 + 2 * n);
+  const v = new DataView(out.buffer);
+  const text = (at, s) => [...s].forEach((c, i) => (out[at + i] = c.charCodeAt(0)));
+  text(0, 'RIFF');
+  v.setUint32(4, 36 + 2 * n, true);
+  text(8, 'WAVEfmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);
+  v.setUint16(22, 1, true);
+  v.setUint32(24, sampleRate, true);
+  v.setUint32(28, sampleRate * 2, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  text(36, 'data');
+  v.setUint32(40, 2 * n, true);
+  for (let i = 0; i < n; i++) {
+    const x = Number.isNaN(samples[i]) ? 0 : Math.max(-1, Math.min(1, samples[i]));
+    v.setInt16(44 + 2 * i, Math.round(x * 32767), true);
+  }
+  return out;
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "core/error.h"
 #include "generate/generator.h"
 #include "ops/ops.h"
@@ -21,63 +22,25 @@ namespace {
 
 const char* kUsage = R"(usage:
   argen generate [--model FILE] [--prompt TEXT] [options]   stream generated text to stdout
+  argen generate --model IMAGE_MODEL --out F.png [--label L] [--grid N]
+                                                          an image (a grid of N per class with --grid)
+  argen generate --model AUDIO_MODEL --out F.wav [--seconds S | --samples N] [--speaker K] [--prime F.wav]
+                                                          audio (continuing --prime if given)
   argen info FILE                                         metadata, architecture, parameters, tensors
   argen eval [--model FILE] --text-file F [--dump-logits OUT.json]
                                                           bits per token and perplexity of a text
   argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
-                                                          decode speed (greedy), steps per second
+                                                          decode speed (greedy), steps per second;
+                                                          image models: ms per image; audio models:
+                                                          samples per second (--samples N)
 generate options:
   --max-tokens N (256)  --temperature T (0.8)  --top-k K (0: off)  --top-p P (1)  --min-p P (0)
   --repetition-penalty R (1)  --repetition-window N (64)  --seed S (0)  --stop TEXT (repeatable)
   --logprobs N  --attention-layer L    print one JSON line per token instead of text, with the N
                                        likeliest tokens and/or layer L's attention (all heads)
+  images and audio: --temperature (1) and the other sampling options; --label/--speaker: an index
+                    or a name from the model's class_names/speaker_names
 Without --model, the bundled text model is used: )" ARGEN_BUNDLED_TEXT_MODEL "\n";
-
-struct Args {
-  std::map<std::string, std::string> opts;
-  std::vector<std::string> stops, positional;
-};
-
-Args parse_args(int argc, char** argv, int from) {
-  static const char* kFlags[] = {"--model", "--prompt", "--max-tokens", "--temperature", "--top-k", "--top-p",
-                                 "--min-p", "--repetition-penalty", "--repetition-window", "--seed", "--stop",
-                                 "--text-file", "--dump-logits", "--prompt-tokens", "--tokens", "--runs",
-                                 "--logprobs", "--attention-layer"};
-  Args a;
-  for (int i = from; i < argc; ++i) {
-    std::string k = argv[i];
-    if (k.rfind("--", 0) != 0) {
-      a.positional.push_back(k);
-      continue;
-    }
-    bool known = false;
-    for (const char* f : kFlags) known = known || k == f;
-    if (!known) throw Error("unknown option " + k);
-    if (i + 1 >= argc) throw Error("option " + k + " needs a value");
-    if (k == "--stop") {
-      a.stops.push_back(argv[++i]);
-    } else {
-      a.opts[k] = argv[++i];
-    }
-  }
-  return a;
-}
-
-double num(const Args& a, const std::string& k, double fallback) {
-  auto it = a.opts.find(k);
-  if (it == a.opts.end()) return fallback;
-  char* end = nullptr;
-  double v = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || *end) throw Error("option " + k + " needs a number, found '" + it->second + "'");
-  return v;
-}
-
-int integer(const Args& a, const std::string& k, int64_t fallback, int64_t lo, int64_t hi) {
-  double v = num(a, k, double(fallback));
-  if (v != std::floor(v) || v < double(lo) || v > double(hi))
-    throw Error("option " + k + " needs an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-  return int(v);
-}
 
 struct Loaded {
   std::shared_ptr<ModelFile> file;
@@ -85,30 +48,31 @@ struct Loaded {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-Loaded load_text_model(const Args& a) {
+// The --model file (default: the bundled text model); the tokenizer too for text models.
+Loaded load_model(const Args& a) {
   auto it = a.opts.find("--model");
   Loaded l;
   l.file = ModelFile::open(it == a.opts.end() ? ARGEN_BUNDLED_TEXT_MODEL : it->second);
   l.model = create_model(l.file);
-  if (l.file->modality() != "text") throw l.file->error("modality is '" + l.file->modality() + "', this command needs a text model");
-  l.tokenizer = Tokenizer::from_json(l.file->tokenizer(), l.model->info().vocab_size, l.file->source());
+  if (l.file->modality() == "text")
+    l.tokenizer = Tokenizer::from_json(l.file->tokenizer(), l.model->info().vocab_size, l.file->source());
+  return l;
+}
+
+Loaded load_text_model(const Args& a) {
+  Loaded l = load_model(a);
+  if (!l.tokenizer) throw l.file->error("modality is '" + l.file->modality() + "', this command needs a text model");
   return l;
 }
 
 int cmd_generate(const Args& a) {
-  Loaded l = load_text_model(a);
+  Loaded l = load_model(a);
+  if (l.file->modality() == "image") return generate_image(a, *l.model);
+  if (l.file->modality() == "audio") return generate_audio(a, *l.model);
   GenerateOptions o;
   o.prompt = a.opts.count("--prompt") ? a.opts.at("--prompt") : "";
   o.max_tokens = integer(a, "--max-tokens", 256, 0, 1 << 24);
-  o.sampling.temperature = float(num(a, "--temperature", 0.8));
-  o.sampling.top_k = integer(a, "--top-k", 0, 0, 1 << 24);
-  o.sampling.top_p = float(num(a, "--top-p", 1.0));
-  o.sampling.min_p = float(num(a, "--min-p", 0.0));
-  o.sampling.repetition_penalty = float(num(a, "--repetition-penalty", 1.0));
-  o.sampling.repetition_window = integer(a, "--repetition-window", 64, 0, 1 << 24);
-  double seed = num(a, "--seed", 0);
-  if (seed < 0 || seed != std::floor(seed) || seed > 9007199254740992.0) throw Error("option --seed needs an integer in 0..2^53");
-  o.sampling.seed = uint64_t(seed);
+  o.sampling = sampling_options(a, 0.8);
   o.stop = a.stops;
   o.logprobs = integer(a, "--logprobs", 0, 0, 1 << 24);
   o.attention_layer = integer(a, "--attention-layer", -1, -1, 1 << 20);
@@ -208,7 +172,8 @@ int cmd_eval(const Args& a) {
 
 // Decode speed: feeds a prompt of N pseudo-random tokens, then times greedy steps (model.step + argmax).
 int cmd_bench(const Args& a) {
-  Loaded l = load_text_model(a);
+  Loaded l = load_model(a);
+  if (!l.tokenizer) return bench_media(a, *l.model);
   const int prompt = integer(a, "--prompt-tokens", 32, 1, 1 << 20);
   const int tokens = integer(a, "--tokens", 512, 1, 1 << 24);
   const int runs = integer(a, "--runs", 5, 1, 1000);
@@ -230,6 +195,21 @@ int cmd_bench(const Args& a) {
 }
 
 }  // namespace
+
+SamplingOptions sampling_options(const Args& a, double temperature) {
+  SamplingOptions o;
+  o.temperature = float(num(a, "--temperature", temperature));
+  o.top_k = integer(a, "--top-k", 0, 0, 1 << 24);
+  o.top_p = float(num(a, "--top-p", 1.0));
+  o.min_p = float(num(a, "--min-p", 0.0));
+  o.repetition_penalty = float(num(a, "--repetition-penalty", 1.0));
+  o.repetition_window = integer(a, "--repetition-window", 64, 0, 1 << 24);
+  double seed = num(a, "--seed", 0);
+  if (seed < 0 || seed != std::floor(seed) || seed > 9007199254740992.0) throw Error("option --seed needs an integer in 0..2^53");
+  o.seed = uint64_t(seed);
+  return o;
+}
+
 }  // namespace argen
 
 int main(int argc, char** argv) {

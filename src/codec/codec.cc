@@ -93,7 +93,7 @@ std::vector<uint8_t> encode_wav(const float* samples, size_t n, int sample_rate)
   put32le(w, uint32_t(2 * n));
   for (size_t i = 0; i < n; ++i) {
     const float x = std::isnan(samples[i]) ? 0.0f : std::clamp(samples[i], -1.0f, 1.0f);
-    put16le(w, uint16_t(int16_t(std::lrint(x * 32767.0f))));
+    put16le(w, uint16_t(int16_t(std::floor(double(x) * 32767.0 + 0.5))));  // as JS Math.round
   }
   return w;
 }

@@ -60,7 +60,8 @@ bool ImageGenerator::next(PixelEvent& ev) {
   ev.y = pos_ / (info_.channels * info_.width);
   ev.value = value;
   history_.push_back(value);
-  levels_.push_back(uint8_t(value * 255 / (info_.vocab_size - 1)));
+  const int top = info_.vocab_size - 1;
+  levels_.push_back(uint8_t((value * 255 + top / 2) / top));  // 0..255, rounded as JS Math.round
   model_.step(*state_, value, logits_.data());
   if (++pos_ == n) finish_ = FinishReason::length;
   return true;

@@ -31,7 +31,7 @@ class ImageGenerator {
   bool next(PixelEvent& ev);
   void abort();
   FinishReason finish_reason() const { return finish_; }
-  const std::vector<uint8_t>& levels() const { return levels_; }  // so far, raster order
+  const std::vector<uint8_t>& levels() const { return levels_; }  // so far, raster order, scaled to 0..255
   int generated() const { return generated_; }                    // sampled levels
 
  private:

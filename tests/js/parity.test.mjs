@@ -21,11 +21,11 @@ test('each architecture samples the same tokens natively and in wasm', async () 
   let checked = 0;
   for (const g of goldenCases()) {
     const m = await argen.loadModel(g.file);
-    const tok = JSON.parse(m.info.metadata.tokenizer);
-    if (tok.type !== 'chars') {
+    if (m.info.modality !== 'text' || JSON.parse(m.info.metadata.tokenizer).type !== 'chars') {
       m.dispose();
       continue;
     }
+    const tok = JSON.parse(m.info.metadata.tokenizer);
     const prompt = tok.vocab[g.tokens[0]] + tok.vocab[g.tokens[1]];
     const maxTokens = m.info.contextLength ? m.info.contextLength - 2 : 40;
     const events = await collect(m.generate({ prompt, maxTokens, temperature: 0.8, seed: 11 }));
