@@ -1,0 +1,391 @@
+"""Train the bundled audio model: a speaker-conditioned WaveNet on speech synthesized with
+espeak-ng (16 kHz, 8-bit mu-law).
+
+Data      sentences of the licence texts in /usr/share/common-licenses (GPL-3, Apache-2.0,
+          MPL-2.0, Artistic), spoken by espeak-ng with four voices (the global-conditioning
+          speakers, VOICES below), deterministic. espeak-ng writes 22.05 kHz: resampled to 16 kHz
+          with a Kaiser-windowed sinc (32 taps), silence trimmed to 0.1 s, peak-normalised to 0.7,
+          mu-law encoded (wavenet.mu_law_encode). The last HELD_OUT utterances of each voice are
+          held out. Cached in models/data/espeak/ (git-ignored; what a device run carries).
+Training  random crops (--crop samples) of training utterances, Adam (lr 1e-3, cosine decay over
+          the --minutes budget, grad-norm clip 1), the voice as the speaker; bf16 autocast on CUDA.
+Eval      NLL of the held-out utterances (whole, from empty history) in bits per sample.
+Sampling  --wav-dir DIR: --seconds of audio per speaker, generated incrementally (per-layer
+          queues of past activations, as argen does) from the code of silence; WAVs and a
+          spectrogram PNG (rows: speakers; left: training audio, right: generated).
+
+    /usr/bin/python3 models/train_audio.py --prepare                  # synthesize the cache
+    /usr/bin/python3 models/train_audio.py --minutes 0.3 --seconds 0.05 --wav-dir /tmp/wn  # smoke
+    python3 models/train_audio.py --device cuda --minutes 6 --wav-dir out/   # the bundled run
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from media_io import colormap, log_spectrogram, read_wav, write_png, write_wav  # noqa: E402
+from wavenet import WaveNet, mu_law_decode, mu_law_encode  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.path.join(HERE, "data", "espeak")
+SR = 16000
+# (espeak-ng voice, pitch 0..99): the speakers, in embedding order.
+VOICES = [("en", 50), ("en-us+f3", 60), ("en+klatt", 45), ("en-us+m3", 25)]
+TEXTS = ["GPL-3", "Apache-2.0", "MPL-2.0", "Artistic"]
+PER_VOICE = 28     # utterances per voice
+HELD_OUT = 3       # of which the last ones are held out
+
+CONFIG = dict(dilations=[2 ** i for i in range(10)] * 2, residual_channels=48,
+              dilation_channels=48, skip_channels=128, head_hidden=256, quantization=256,
+              input="embedding", embedding_dim=48, input_kernel=2, sample_rate=SR)
+
+
+# ---------------------------------------------------------------------------------- data
+
+def sentences():
+    out = []
+    for name in TEXTS:
+        with open(os.path.join("/usr/share/common-licenses", name), encoding="utf-8") as f:
+            text = " ".join(f.read().split())
+        for s in re.split(r"(?<=[.;:])\s+", text):
+            s = s.strip()
+            if 40 <= len(s) <= 160 and re.fullmatch(r"[A-Za-z ,;:.'()\-]+", s) \
+                    and sum(c.isupper() for c in s) < len(s) // 4:
+                out.append(s)
+    return out
+
+
+def resample(x, sr_in, sr_out, taps=16, beta=8.0):
+    """Windowed-sinc resampling of a 1-D float tensor (any ratio)."""
+    n_out = int(len(x) * sr_out / sr_in)
+    t = torch.arange(n_out, dtype=torch.float64) * (sr_in / sr_out)  # positions in input samples
+    k0 = t.floor().long()
+    k = k0[:, None] + torch.arange(-taps + 1, taps + 1)[None, :]           # [n_out, 2*taps]
+    u = t[:, None] - k.double()
+    fc = 0.5 * min(1.0, sr_out / sr_in) * 0.94                               # cutoff, cycles/sample
+    h = 2 * fc * torch.sinc(2 * fc * u)
+    win = torch.special.i0(beta * torch.sqrt((1 - (u / taps) ** 2).clamp(min=0))) / \
+        torch.special.i0(torch.tensor(beta, dtype=torch.float64))
+    h = h * win
+    xp = F.pad(x.double(), (taps, taps + 1))
+    y = (xp[(k + taps).clamp(0, len(xp) - 1)] * h).sum(1)
+    return y.float()
+
+
+def synthesize(text, voice, pitch):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "u.wav")
+        subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-w", path, text],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        x, sr = read_wav(path)
+    y = resample(x, sr, SR)
+    loud = (y.abs() > 0.02 * y.abs().max()).nonzero()
+    a, b = max(0, loud[0].item() - SR // 10), min(len(y), loud[-1].item() + SR // 10)
+    y = y[a:b]
+    return y * (0.7 / y.abs().max())
+
+
+def data_key():
+    spec = dict(voices=VOICES, texts=TEXTS, per_voice=PER_VOICE, held_out=HELD_OUT, sr=SR, v=1)
+    return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:12]
+
+
+def prepare(cache=CACHE):
+    """Synthesize (or load) the data set: dict with train/test lists of (uint8 codes, speaker)."""
+    path = os.path.join(cache, f"espeak-{data_key()}.pt")
+    if os.path.exists(path):
+        return torch.load(path), path
+    sents = sentences()
+    g = torch.Generator().manual_seed(1234)
+    order = torch.randperm(len(sents), generator=g).tolist()
+    need = PER_VOICE * len(VOICES)
+    if len(sents) < need:
+        raise SystemExit(f"only {len(sents)} sentences, need {need}")
+    data = {"train": [], "test": [], "texts": {"train": [], "test": []},
+            "voices": VOICES, "sample_rate": SR}
+    t0 = time.time()
+    for v, (voice, pitch) in enumerate(VOICES):
+        for u in range(PER_VOICE):
+            text = sents[order[v * PER_VOICE + u]]
+            codes = mu_law_encode(synthesize(text, voice, pitch)).to(torch.uint8)
+            split = "test" if u >= PER_VOICE - HELD_OUT else "train"
+            data[split].append((codes, v))
+            data["texts"][split].append((v, text))
+    os.makedirs(cache, exist_ok=True)
+    torch.save(data, path)
+    secs = {s: sum(len(c) for c, _ in data[s]) / SR for s in ("train", "test")}
+    print(f"synthesized {need} utterances in {time.time() - t0:.0f}s: train {secs['train']:.0f}s, "
+          f"held-out {secs['test']:.0f}s of audio -> {path}", flush=True)
+    return data, path
+
+
+# ---------------------------------------------------------------------------------- model
+
+def bits(model, codes, speakers, autocast):
+    """codes [B, T] -> mean NLL (bits) of codes[:, 1:] given the earlier ones."""
+    with autocast():
+        logits = model(codes[:, :-1], speakers)
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                           codes[:, 1:].reshape(-1)) / math.log(2)
+
+
+@torch.no_grad()
+def evaluate(model, utterances, device, autocast, limit=0):
+    model.eval()
+    total, n = 0.0, 0
+    for codes, spk in utterances:
+        c = codes.long()[: limit or None].to(device)[None]
+        total += bits(model, c, torch.tensor([spk], device=device), autocast).item() * (c.shape[1] - 1)
+        n += c.shape[1] - 1
+    model.train()
+    return total / n
+
+
+class Incremental:
+    """Step-by-step WaveNet: one code in, the next code's logits out, with per-layer queues of
+    the last `dilation` layer inputs (zeros at the start, like the forward's left padding)."""
+
+    def __init__(self, model, speakers):
+        self.m = model
+        B = len(speakers)
+        dev = speakers.device
+        w = lambda t: t.detach().float()  # noqa: E731
+        if model.input == "embedding":
+            self.table = w(model.embed.weight)
+        else:
+            self.table = torch.eye(model.quantization, device=dev)
+        cw = w(model.causal.weight)  # [R, E, k]
+        self.causal_w = [cw[:, :, j].t().contiguous() for j in range(cw.shape[2])]
+        self.causal_b = w(model.causal.bias)
+        self.hist = [torch.zeros(B, self.table.shape[1], device=dev) for _ in self.causal_w]
+        self.layers = []
+        R = model.residual_channels
+        skip_bias = 0
+        for L in model.layers:
+            W = w(L.dilated.weight)
+            bias = w(L.dilated.bias)[None].expand(B, -1)
+            if model.num_speakers:
+                bias = bias + w(L.cond(speakers))
+            W_rs = torch.cat([w(L.res.weight)[:, :, 0], w(L.skip.weight)[:, :, 0]], 0).t().contiguous()
+            b_rs = torch.cat([w(L.res.bias), torch.zeros_like(w(L.skip.bias))])
+            skip_bias = skip_bias + w(L.skip.bias)
+            queue = torch.zeros(L.dilation, B, R, device=dev)
+            self.layers.append((W[:, :, 0].t().contiguous(), W[:, :, 1].t().contiguous(),
+                                bias.contiguous(), W_rs, b_rs, queue, L.dilation))
+        self.skip_bias = skip_bias
+        self.R = R
+        self.o1w, self.o1b = w(model.out1.weight)[:, :, 0].t().contiguous(), w(model.out1.bias)
+        self.o2w, self.o2b = w(model.out2.weight)[:, :, 0].t().contiguous(), w(model.out2.bias)
+        self.t = 0
+
+    def step(self, codes):
+        """codes [B] int64 (x[t]) -> logits [B, Q] of x[t+1]."""
+        self.hist = self.hist[1:] + [self.table[codes]]
+        x = self.causal_b
+        for h, cw in zip(self.hist, self.causal_w):
+            x = torch.addmm(x, h, cw)
+        skip = self.skip_bias
+        R = self.R
+        for W0, W1, bias, W_rs, b_rs, queue, d in self.layers:
+            slot = queue[self.t % d]
+            z = torch.addmm(bias, slot, W0)
+            z = torch.addmm(z, x, W1)
+            slot.copy_(x)
+            D = z.shape[1] // 2
+            g = torch.tanh(z[:, :D]) * torch.sigmoid(z[:, D:])
+            rs = torch.addmm(b_rs, g, W_rs)
+            x = x + rs[:, :R]
+            skip = skip + rs[:, R:]
+        self.t += 1
+        h = torch.relu(torch.addmm(self.o1b, torch.relu(skip), self.o1w))
+        return torch.addmm(self.o2b, h, self.o2w)
+
+
+@torch.no_grad()
+def generate(model, speakers, n, temperature=1.0, seed=0, max_seconds=None):
+    """Sample n codes per speaker, starting from the code of silence. Returns [B, <=n] int64."""
+    model.eval()
+    inc = Incremental(model, speakers)
+    g = torch.Generator(device=speakers.device).manual_seed(seed)
+    c = torch.full((len(speakers),), int(mu_law_encode(0.0)), dtype=torch.long, device=speakers.device)
+    out = []
+    t0 = time.time()
+    for t in range(n):
+        logits = inc.step(c)
+        c = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=g)[:, 0]
+        out.append(c)
+        if max_seconds and t % 1000 == 999 and time.time() - t0 > max_seconds:
+            print(f"sampling stopped at {t + 1} samples (time cap {max_seconds}s)", flush=True)
+            break
+    model.train()
+    return torch.stack(out, 1)
+
+
+def spectrogram_png(path, rows, gap=6):
+    """rows: list of (train samples, generated samples) float tensors -> one RGB PNG."""
+    imgs = []
+    for a, b in rows:
+        sa, sb = log_spectrogram(a), log_spectrogram(b)
+        sep = torch.ones(sa.shape[0], gap)
+        imgs.append(torch.cat([colormap(sa), colormap(sep), colormap(sb)], 1))
+        imgs.append(torch.full((gap, imgs[-1].shape[1], 3), 255, dtype=torch.uint8))
+    write_png(path, torch.cat(imgs[:-1], 0))
+
+
+# ---------------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prepare", action="store_true", help="only synthesize the data cache")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--minutes", type=float, default=6.0, help="training time budget")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--crop", type=int, default=8000, help="samples per training crop")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "espeak-wavenet.pt"))
+    ap.add_argument("--eval-limit", type=int, default=0,
+                    help="evaluate the first N samples of each held-out utterance (0: all)")
+    ap.add_argument("--wav-dir", default=None, help="write generated WAVs and spectrograms here")
+    ap.add_argument("--seconds", type=float, default=2.0, help="seconds generated per speaker")
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--max-sample-seconds", type=float, default=200,
+                    help="wall-clock cap on sampling")
+    ap.add_argument("--load", action="store_true", help="skip training: load --checkpoint")
+    ap.add_argument("--check", action="store_true",
+                    help="check the incremental step against the forward pass and exit")
+    args = ap.parse_args()
+
+    data, path = prepare()
+    if args.prepare:
+        return
+    torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+        def autocast():
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+    else:
+        torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+        def autocast():
+            return torch.autocast("cpu", enabled=False)
+
+    train, test = data["train"], data["test"]
+    print(f"data {path}: {len(train)} train ({sum(len(c) for c, _ in train) / SR:.0f}s), "
+          f"{len(test)} held-out ({sum(len(c) for c, _ in test) / SR:.0f}s), "
+          f"voices {[v for v, _ in VOICES]}", flush=True)
+
+    meta = {}
+    if args.load:
+        ck = torch.load(args.checkpoint, map_location="cpu")
+        model = WaveNet(**ck["config"])
+        model.load_state_dict(ck["state_dict"])
+        meta = ck.get("meta", {})
+    else:
+        model = WaveNet(num_speakers=len(VOICES), **CONFIG)
+    model.to(device)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"wavenet {model.config()} params {params}, receptive field {model.receptive_field()}",
+          flush=True)
+
+    if args.check:
+        model.eval()
+        codes, spk = train[0]
+        c = codes.long()[:600].to(device)
+        s = torch.tensor([spk], device=device)
+        with torch.no_grad():
+            want = model(c[None], s)[0].float()
+            inc = Incremental(model, s)
+            got = torch.stack([inc.step(c[t:t + 1])[0] for t in range(len(c))])
+        err = (got - want).abs().max().item()
+        print(f"incremental vs forward: max |diff| {err:.2e}", flush=True)
+        sys.exit(0 if err < 1e-3 * max(1.0, want.abs().max().item()) else 1)
+
+    if not args.load:
+        long = [(c, s) for c, s in train if len(c) > args.crop + 1]
+        lengths = torch.tensor([len(c) for c, _ in long], dtype=torch.float)
+        dev_utts = [(c.to(device), s) for c, s in long]
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        budget = args.minutes * 60
+        t0 = time.time()
+        step, run = 0, None
+        while True:
+            elapsed = time.time() - t0
+            if elapsed >= budget:
+                break
+            lr = max(args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))), args.lr * 0.02)
+            for gr in opt.param_groups:
+                gr["lr"] = lr
+            pick = torch.multinomial(lengths, args.batch, replacement=True).tolist()
+            crops, spks = [], []
+            for i in pick:
+                c, s = dev_utts[i]
+                o = torch.randint(0, len(c) - args.crop, ()).item()
+                crops.append(c[o:o + args.crop + 1])
+                spks.append(s)
+            x = torch.stack(crops).long()
+            loss = bits(model, x, torch.tensor(spks, device=device), autocast)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            run = loss.item() if run is None else 0.98 * run + 0.02 * loss.item()
+            if step % 100 == 0 or step == 1:
+                print(f"step {step} {elapsed:.0f}s lr {lr:.2e} train {run:.4f} bits/sample", flush=True)
+        train_s = time.time() - t0
+        meta = dict(steps=step, batch=args.batch, crop=args.crop, train_seconds=round(train_s, 1),
+                    device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                    torch=torch.__version__, final_train_bits=run,
+                    train_audio_seconds=round(sum(len(c) for c, _ in train) / SR, 1),
+                    heldout_audio_seconds=round(sum(len(c) for c, _ in test) / SR, 1))
+        print(f"trained {step} steps in {train_s:.0f}s", flush=True)
+
+    t1 = time.time()
+    nll = evaluate(model, test, device, autocast, args.eval_limit)
+    meta["heldout_bits_per_sample"] = nll
+    meta["eval_limit"] = args.eval_limit
+    print(f"held-out NLL {nll:.4f} bits/sample ({time.time() - t1:.0f}s)", flush=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
+    sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+    torch.save({"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
+                "voices": VOICES}, args.checkpoint)
+    print(f"wrote {args.checkpoint}", flush=True)
+
+    if args.wav_dir:
+        os.makedirs(args.wav_dir, exist_ok=True)
+        n = int(args.seconds * SR)
+        spk = torch.arange(len(VOICES), device=device)
+        t2 = time.time()
+        codes = generate(model, spk, n, args.temperature, args.seed, args.max_sample_seconds).cpu()
+        print(f"generated {codes.shape[1]} samples x {len(VOICES)} speakers in {time.time() - t2:.0f}s",
+              flush=True)
+        rows = []
+        for v, (voice, _) in enumerate(VOICES):
+            gen = mu_law_decode(codes[v])
+            ref = mu_law_decode(next(c for c, s in train if s == v).long())[:max(n, 4096)]
+            tag = voice.replace("+", "_")
+            write_wav(os.path.join(args.wav_dir, f"wavenet-gen-{v}-{tag}.wav"), gen, SR)
+            write_wav(os.path.join(args.wav_dir, f"wavenet-train-{v}-{tag}.wav"), ref, SR)
+            rows.append((ref, gen if len(gen) >= 1024 else F.pad(gen, (0, 1024 - len(gen)))))
+        spectrogram_png(os.path.join(args.wav_dir, "wavenet-spectrograms.png"), rows)
+        print(f"wrote WAVs and wavenet-spectrograms.png to {args.wav_dir}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
