@@ -317,6 +317,8 @@ class JsModel {
     if (m_->tokenizer) o.set("tokenizer", m_->tokenizer->type());
     if (i.modality == "image") o.set("height", i.height), o.set("width", i.width), o.set("channels", i.channels);
     if (i.modality == "audio") o.set("sampleRate", i.sample_rate);
+    o.set("attentionLayers", i.attention_layers);
+    o.set("attentionHeads", i.attention_heads);
     o.set("numLabels", i.num_labels);
     val names = val::array();
     for (const auto& n : i.label_names) names.call<void>("push", n);

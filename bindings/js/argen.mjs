@@ -31,7 +31,7 @@ function core() {
 }
 
 // Bytes from a URL (streamed, with progress), a file path under Node, or bytes the caller already has.
-async function readSource(source, onProgress) {
+async function readSource(source, onProgress, cacheName) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
@@ -42,28 +42,47 @@ async function readSource(source, onProgress) {
     onProgress?.(bytes.length, bytes.length);
     return bytes;
   }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`argen: cannot load model ${url}: HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get('content-length')) || 0;
-  if (!res.body) {
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    onProgress?.(bytes.length, total || bytes.length);
+  // The browser's Cache API keeps whole downloads only, so a reload does not fetch again.
+  const cache = cacheName && globalThis.caches ? await caches.open(cacheName).catch(() => null) : null;
+  const hit = await cache?.match(url).catch(() => null);
+  if (hit) {
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    onProgress?.(bytes.length, bytes.length);
     return bytes;
   }
-  const chunks = [];
-  let loaded = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    onProgress?.(loaded, total);
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`argen: cannot load model ${url}: ${e.message}`);
   }
-  if (total && loaded !== total) throw new Error(`argen: download of ${url} was cut short: ${loaded} of ${total} bytes`);
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const c of chunks) bytes.set(c, at), (at += c.length);
+  if (!res.ok) throw new Error(`argen: cannot load model ${url}: HTTP ${res.status} ${res.statusText}`);
+  const total = Number(res.headers.get('content-length')) || 0;
+  let bytes;
+  if (!res.body) {
+    bytes = new Uint8Array(await res.arrayBuffer());
+    onProgress?.(bytes.length, total || bytes.length);
+  } else {
+    const chunks = [];
+    let loaded = 0;
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        loaded += value.length;
+        onProgress?.(loaded, total);
+      }
+    } catch (e) {
+      throw new Error(`argen: download of ${url} failed after ${loaded}${total ? ` of ${total}` : ''} bytes: ${e.message}`);
+    }
+    bytes = new Uint8Array(loaded);
+    let at = 0;
+    for (const c of chunks) bytes.set(c, at), (at += c.length);
+  }
+  if (total && bytes.length !== total) throw new Error(`argen: download of ${url} was cut short: ${bytes.length} of ${total} bytes`);
+  await cache?.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
   return bytes;
 }
 
@@ -90,7 +109,7 @@ export class Model {
 
   /**
    * { arch, modality, name, description, vocabSize, contextLength, parameters, fileSize, metadata,
-   *   numLabels, labels (names), tokenizer (text), height, width, channels (image), sampleRate (audio) }
+   *   attentionLayers, attentionHeads, numLabels, labels (names), tokenizer (text), height, width, channels (image), sampleRate (audio) }
    */
   get info() {
     this.#alive();
@@ -194,9 +213,14 @@ function imageEvents({ width, channels }) {
   };
 }
 
-/** Loads a model from a URL, a path (Node), or bytes (Uint8Array / ArrayBuffer). */
-export async function loadModel(source, { onProgress, name } = {}) {
-  const [m, bytes] = await Promise.all([core(), readSource(source, onProgress)]);
+/**
+ * Loads a model from a URL, a path (Node), or bytes (Uint8Array / ArrayBuffer). Options:
+ * onProgress(loadedBytes, totalBytes) while fetching (total 0 when the server does not say);
+ * name (for error messages); cache: the Cache API cache that keeps downloaded models in browsers
+ * ('argen-models' by default; false: always fetch).
+ */
+export async function loadModel(source, { onProgress, name, cache = 'argen-models' } = {}) {
+  const [m, bytes] = await Promise.all([core(), readSource(source, onProgress, cache)]);
   const label = name ?? (typeof source === 'string' ? source : 'model bytes');
   return new Model(new m.Model(bytes, label));
 }
