@@ -263,6 +263,9 @@ def main():
     ap.add_argument("--max-sample-seconds", type=float, default=200,
                     help="wall-clock cap on sampling")
     ap.add_argument("--load", action="store_true", help="skip training: load --checkpoint")
+    ap.add_argument("--skip-eval", action="store_true", help="with --load: keep the stored NLL")
+    ap.add_argument("--export", default=None,
+                    help="write the float16 argen file here (models/export.py) at the end")
     ap.add_argument("--check", action="store_true",
                     help="check the incremental step against the forward pass and exit")
     args = ap.parse_args()
@@ -356,16 +359,17 @@ def main():
                     heldout_audio_seconds=round(sum(len(c) for c, _ in test) / SR, 1))
         print(f"trained {step} steps in {train_s:.0f}s", flush=True)
 
-    t1 = time.time()
-    nll = evaluate(model, test, device, autocast, args.eval_limit)
-    meta["heldout_bits_per_sample"] = nll
-    meta["eval_limit"] = args.eval_limit
-    print(f"held-out NLL {nll:.4f} bits/sample ({time.time() - t1:.0f}s)", flush=True)
-    os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
-    sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    torch.save({"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
-                "voices": VOICES}, args.checkpoint)
-    print(f"wrote {args.checkpoint}", flush=True)
+    if not (args.load and args.skip_eval):
+        t1 = time.time()
+        nll = evaluate(model, test, device, autocast, args.eval_limit)
+        meta["heldout_bits_per_sample"] = nll
+        meta["eval_limit"] = args.eval_limit
+        print(f"held-out NLL {nll:.4f} bits/sample ({time.time() - t1:.0f}s)", flush=True)
+        os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
+        sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+        torch.save({"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
+                    "voices": VOICES}, args.checkpoint)
+        print(f"wrote {args.checkpoint}", flush=True)
 
     if args.wav_dir:
         os.makedirs(args.wav_dir, exist_ok=True)
@@ -385,6 +389,21 @@ def main():
             rows.append((ref, gen if len(gen) >= 1024 else F.pad(gen, (0, 1024 - len(gen)))))
         spectrogram_png(os.path.join(args.wav_dir, "wavenet-spectrograms.png"), rows)
         print(f"wrote WAVs and wavenet-spectrograms.png to {args.wav_dir}", flush=True)
+
+    if args.export:
+        from export import export
+        names = [f"{v} (espeak-ng -v {v} -p {p})" for v, p in VOICES]
+        desc = ("Speaker-conditioned WaveNet, 16 kHz 8-bit mu-law, 4 espeak-ng voices; held-out "
+                f"NLL {meta['heldout_bits_per_sample']:.3f} bits/sample. "
+                "Recipe: models/train_audio.py")
+        export(model.float().cpu(), args.export, dtype="float16", name="espeak-wavenet",
+               description=desc,
+               trained_on=f"{meta.get('train_audio_seconds', 0):.0f} s of English speech "
+                          "synthesized with espeak-ng 1.51 from /usr/share/common-licenses texts, "
+                          f"{meta.get('train_seconds', 0) / 60:.1f} min on {meta.get('device', '?')}",
+               license="model weights CC0-1.0; training audio synthesized with espeak-ng (GPL-3.0+)",
+               labels=names)
+        print(f"wrote {args.export} ({os.path.getsize(args.export)} bytes)", flush=True)
 
 
 if __name__ == "__main__":

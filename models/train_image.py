@@ -151,10 +151,15 @@ def main():
     ap.add_argument("--samples", default=None, help="write a PNG grid of samples")
     ap.add_argument("--per-class", type=int, default=None,
                     help="samples per class in the grid (default 8 on cuda, 1 on cpu)")
+    ap.add_argument("--real-grid", default=None,
+                    help="write a PNG grid of real test images (same layout as --samples) and exit")
     ap.add_argument("--sample-rows", type=int, default=28,
                     help="sample only the first N rows (quick CPU smoke runs)")
     ap.add_argument("--load", action="store_true",
-                    help="skip training: load --checkpoint, then eval/sample")
+                    help="skip training: load --checkpoint, then eval/sample/export")
+    ap.add_argument("--skip-eval", action="store_true", help="with --load: keep the stored NLL")
+    ap.add_argument("--export", default=None,
+                    help="write the float16 argen file here (models/export.py) at the end")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -179,6 +184,13 @@ def main():
     if args.eval_limit:
         test_x, test_y = test_x[:args.eval_limit], test_y[:args.eval_limit]
     print(f"data {data_dir}: train {tuple(train_x.shape)}, test {tuple(test_x.shape)}", flush=True)
+
+    if args.real_grid:
+        n = args.per_class or 8
+        picks = torch.cat([(test_y == c).nonzero()[:n, 0] for c in range(10)])
+        grid_png(args.real_grid, test_x[picks], 10, n)
+        print(f"wrote {args.real_grid}", flush=True)
+        return
 
     meta = {}
     if args.load:
@@ -224,18 +236,14 @@ def main():
                     torch=torch.__version__, final_train_bits=run_loss)
         print(f"trained {step} steps in {train_s:.0f}s ({meta['epochs']} epochs)", flush=True)
 
-    t1 = time.time()
-    test_bits = evaluate(model, test_x, test_y, device, autocast)
-    meta["test_bits_per_dim"] = test_bits
-    meta["test_images"] = len(test_x)
-    print(f"test NLL {test_bits:.4f} bits/dim on {len(test_x)} images ({time.time() - t1:.0f}s)",
-          flush=True)
-
-    os.makedirs(os.path.dirname(os.path.abspath(ckpt_path)), exist_ok=True)
-    sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    torch.save({"arch": args.arch, "config": model.config(), "state_dict": sd, "meta": meta,
-                "classes": CLASSES}, ckpt_path)
-    print(f"wrote {ckpt_path}", flush=True)
+    if not (args.load and args.skip_eval):
+        t1 = time.time()
+        test_bits = evaluate(model, test_x, test_y, device, autocast)
+        meta["test_bits_per_dim"] = test_bits
+        meta["test_images"] = len(test_x)
+        print(f"test NLL {test_bits:.4f} bits/dim on {len(test_x)} images "
+              f"({time.time() - t1:.0f}s)", flush=True)
+        save_checkpoint(ckpt_path, args.arch, model, meta)
 
     if args.samples:
         n = args.per_class or (8 if device.type == "cuda" else 1)
@@ -245,6 +253,30 @@ def main():
         grid_png(args.samples, imgs, 10, n)
         print(f"wrote {args.samples} ({10 * n} samples, {time.time() - t2:.0f}s; rows: "
               + ", ".join(CLASSES) + ")", flush=True)
+
+    if args.export:
+        export_file(model, args.arch, meta, args.export)
+
+
+def save_checkpoint(path, arch, model, meta):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+    torch.save({"arch": arch, "config": model.config(), "state_dict": sd, "meta": meta,
+                "classes": CLASSES}, path)
+    print(f"wrote {path}", flush=True)
+
+
+def export_file(model, arch, meta, path):
+    from export import export
+    kind = {"pixelcnn": "Gated PixelCNN", "pixelrnn": "PixelRNN (Row LSTM)"}[arch]
+    desc = (f"Class-conditional {kind}, 28x28 grayscale, 256 levels, 10 Fashion-MNIST classes; "
+            f"test NLL {meta['test_bits_per_dim']:.3f} bits/dim. Recipe: models/train_image.py")
+    export(model.float().cpu(), path, dtype="float16", name=f"fashion-{arch}", description=desc,
+           trained_on="Fashion-MNIST training set (60000 images, Debian dataset-fashion-mnist), "
+                      f"{meta.get('train_seconds', 0) / 60:.1f} min on {meta.get('device', '?')}",
+           license="model weights CC0-1.0; data Fashion-MNIST (c) 2017 Zalando SE, MIT (Expat)",
+           labels=CLASSES)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)", flush=True)
 
 
 if __name__ == "__main__":
