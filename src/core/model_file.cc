@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/half.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace argen {
@@ -13,15 +14,40 @@ std::string shape_to_string(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-std::shared_ptr<ModelFile> ModelFile::open(const std::string& path) {
-  return from_bytes(Bytes::from_file(path), path);
+std::string json_brief(const nlohmann::json& v) {
+  if (v.is_structured()) {
+    // Dumped only when flat and short (one level of scalars): dump() recurses.
+    bool flat = v.size() <= 16;
+    for (auto it = v.begin(); flat && it != v.end(); ++it) flat = it->is_primitive();
+    if (!flat) return v.is_array() ? "an array of " + std::to_string(v.size()) : "an object of " + std::to_string(v.size()) + " keys";
+  }
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
 }
 
-std::shared_ptr<ModelFile> ModelFile::from_bytes(Bytes bytes, const std::string& source) {
-  return std::shared_ptr<ModelFile>(new ModelFile(SafeTensors::parse(std::move(bytes), source)));
+nlohmann::json parse_json_limited(std::string_view text, const std::string& what) {
+  nlohmann::json::parser_callback_t cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json&) {
+    if ((ev == nlohmann::json::parse_event_t::object_start || ev == nlohmann::json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth)
+      throw Error(what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  };
+  return nlohmann::json::parse(text.begin(), text.end(), cb);
 }
 
-ModelFile::ModelFile(SafeTensors st) : st_(std::move(st)) {
+std::shared_ptr<ModelFile> ModelFile::open(const std::string& path, const LoadOptions& opts) {
+  return from_bytes(Bytes::from_file(path), path, opts);
+}
+
+std::shared_ptr<ModelFile> ModelFile::from_bytes(Bytes bytes, const std::string& source, const LoadOptions& opts) {
+  if (bytes.size > opts.memory_limit)
+    throw Error(source + ": the file is " + std::to_string(bytes.size) + " bytes, over the memory limit of " +
+                std::to_string(opts.memory_limit) + " bytes");
+  return std::shared_ptr<ModelFile>(new ModelFile(SafeTensors::parse(std::move(bytes), source), opts));
+}
+
+ModelFile::ModelFile(SafeTensors st, const LoadOptions& opts) : st_(std::move(st)), opts_(opts) {
   auto meta = [&](const char* key) -> const std::string& {
     auto it = st_.metadata.find(key);
     if (it == st_.metadata.end()) throw error(std::string("metadata key '") + key + "' is missing (not an argen model file?)");
@@ -31,7 +57,7 @@ ModelFile::ModelFile(SafeTensors st) : st_(std::move(st)) {
   arch_ = meta("arch");
   modality_ = meta("modality");
   try {
-    config_ = nlohmann::json::parse(meta("config"));
+    config_ = parse_json_limited(meta("config"), source() + ": metadata 'config'");
   } catch (const nlohmann::json::exception& e) {
     throw error(std::string("metadata 'config' is not valid JSON: ") + e.what());
   }
@@ -39,7 +65,7 @@ ModelFile::ModelFile(SafeTensors st) : st_(std::move(st)) {
   auto it = st_.metadata.find("tokenizer");
   if (it != st_.metadata.end()) {
     try {
-      tokenizer_ = nlohmann::json::parse(it->second);
+      tokenizer_ = parse_json_limited(it->second, source() + ": metadata 'tokenizer'");
     } catch (const nlohmann::json::exception& e) {
       throw error(std::string("metadata 'tokenizer' is not valid JSON: ") + e.what());
     }
@@ -57,6 +83,12 @@ Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape
   size_t n = out.size();
   auto convert = [&](auto fn) {
     std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t need = uint64_t(file_size()) + converted_bytes_ + uint64_t(n) * sizeof(float);
+    if (need > opts_.memory_limit)
+      throw error("tensor '" + name + "' needs a float32 copy of " + std::to_string(uint64_t(n) * sizeof(float)) +
+                  " bytes: the model would use " + std::to_string(need) + " bytes (file " + std::to_string(file_size()) +
+                  " + converted weights), over the memory limit of " + std::to_string(opts_.memory_limit) + " bytes");
+    converted_bytes_ += uint64_t(n) * sizeof(float);
     converted_.emplace_back(n);
     float* dst = converted_.back().data();
     for (size_t i = 0; i < n; ++i) dst[i] = fn(i);
@@ -83,16 +115,23 @@ Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape
     default:
       throw error("tensor '" + name + "' has dtype " + dtype_name(t->dtype) + ", expected F32, F16 or BF16");
   }
+  if (opts_.reject_nonfinite) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(out.data[i]))
+        throw error("tensor '" + name + "' holds a non-finite value (" + (std::isnan(out.data[i]) ? "nan" : out.data[i] > 0 ? "inf" : "-inf") +
+                    ") at element " + std::to_string(i) + " (LoadOptions::reject_nonfinite)");
+    }
+  }
   return out;
 }
 
 int64_t ModelFile::config_int(const std::string& key, int64_t lo, int64_t hi) const {
   if (!config_.contains(key)) throw error("config key '" + key + "' is missing");
   const auto& v = config_[key];
-  if (!v.is_number_integer()) throw error("config key '" + key + "' must be an integer, found " + v.dump());
+  if (!v.is_number_integer()) throw error("config key '" + key + "' must be an integer, found " + json_brief(v));
   int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX) ? INT64_MAX : v.get<int64_t>();
   if (x < lo || x > hi)
-    throw error("config key '" + key + "' is " + v.dump() + ", expected " + std::to_string(lo) + ".." + std::to_string(hi));
+    throw error("config key '" + key + "' is " + json_brief(v) + ", expected " + std::to_string(lo) + ".." + std::to_string(hi));
   return x;
 }
 
@@ -102,13 +141,13 @@ int64_t ModelFile::config_int(const std::string& key, int64_t lo, int64_t hi, in
 
 bool ModelFile::config_bool(const std::string& key, bool fallback) const {
   if (!config_.contains(key)) return fallback;
-  if (!config_[key].is_boolean()) throw error("config key '" + key + "' must be true or false, found " + config_[key].dump());
+  if (!config_[key].is_boolean()) throw error("config key '" + key + "' must be true or false, found " + json_brief(config_[key]));
   return config_[key].get<bool>();
 }
 
 std::string ModelFile::config_string(const std::string& key, const std::string& fallback) const {
   if (!config_.contains(key)) return fallback;
-  if (!config_[key].is_string()) throw error("config key '" + key + "' must be a string, found " + config_[key].dump());
+  if (!config_[key].is_string()) throw error("config key '" + key + "' must be a string, found " + json_brief(config_[key]));
   return config_[key].get<std::string>();
 }
 

@@ -25,10 +25,27 @@ struct Tensor {
   }
 };
 
+// The memory a model may use: the wasm heap's ceiling (MAXIMUM_MEMORY in CMakeLists.txt) in wasm,
+// unbounded natively.
+#if defined(__EMSCRIPTEN__)
+constexpr uint64_t kDefaultMemoryLimit = uint64_t(4) << 30;
+#else
+constexpr uint64_t kDefaultMemoryLimit = UINT64_MAX;
+#endif
+
+struct LoadOptions {
+  // Weights holding NaN or +-Inf are refused at load, with an error naming the tensor and element
+  // (they would only ever produce NaN logits). false accepts them.
+  bool reject_nonfinite = true;
+  // The file's bytes plus the float copies of F16/BF16 (or unaligned) tensors must fit; exceeding it
+  // is an error giving both sizes, raised before the copy is allocated.
+  uint64_t memory_limit = kDefaultMemoryLimit;
+};
+
 class ModelFile {
  public:
-  static std::shared_ptr<ModelFile> open(const std::string& path);
-  static std::shared_ptr<ModelFile> from_bytes(Bytes bytes, const std::string& source);
+  static std::shared_ptr<ModelFile> open(const std::string& path, const LoadOptions& opts = {});
+  static std::shared_ptr<ModelFile> from_bytes(Bytes bytes, const std::string& source, const LoadOptions& opts = {});
 
   const std::string& source() const { return st_.source; }
   const std::string& arch() const { return arch_; }
@@ -52,14 +69,21 @@ class ModelFile {
   Error error(const std::string& what) const { return Error(source() + ": " + what); }
 
  private:
-  explicit ModelFile(SafeTensors st);
+  ModelFile(SafeTensors st, const LoadOptions& opts);
   SafeTensors st_;
+  LoadOptions opts_;
   std::string arch_, modality_;
   nlohmann::json config_, tokenizer_;
   mutable std::mutex mu_;                            // guards converted_
   mutable std::deque<std::vector<float>> converted_;  // F16/BF16/unaligned copies
+  mutable uint64_t converted_bytes_ = 0;
 };
 
 std::string shape_to_string(const std::vector<int64_t>& s);
+// A JSON value for an error message, never longer than ~80 characters and never recursing into
+// containers (a hostile file can nest them 100,000 deep): scalars dumped, containers described.
+std::string json_brief(const nlohmann::json& v);
+// nlohmann::json::parse with a depth limit: throws argen::Error("<what> nests deeper than ...").
+nlohmann::json parse_json_limited(std::string_view text, const std::string& what);
 
 }  // namespace argen

@@ -63,6 +63,9 @@ SafeTensors SafeTensors::parse(Bytes bytes, const std::string& source) {
   std::set<std::string> seen;
   std::string duplicate;
   nlohmann::json::parser_callback_t cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if ((ev == nlohmann::json::parse_event_t::object_start || ev == nlohmann::json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth)
+      throw fail("header nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     if (ev == nlohmann::json::parse_event_t::key && depth == 1) {
       std::string k = parsed.get<std::string>();
       if (!seen.insert(k).second && duplicate.empty()) duplicate = k;

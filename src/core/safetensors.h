@@ -36,5 +36,8 @@ struct SafeTensors {
 };
 
 constexpr uint64_t kMaxHeaderSize = 100'000'000;  // as the reference implementation
+// Nesting deeper than this in a header or metadata JSON is refused while parsing (a valid header
+// nests 3 deep): keeps hostile nesting from costing memory and from reaching recursive code.
+constexpr int kMaxJsonDepth = 32;
 
 }  // namespace argen

@@ -69,8 +69,8 @@ int KVCache::report(int l, int positions, std::vector<float>* out) const {
   return positions;
 }
 
-void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim) {
-  const double bytes = 2.0 * layers * context * double(kv_dim) * sizeof(float);
+void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim, int heads) {
+  const double bytes = (2.0 * double(kv_dim) + heads) * layers * double(context) * sizeof(float);
   if (bytes > double(kMaxCacheBytes))
     throw mf.error("config: context_length " + std::to_string(context) + " needs a KV cache of " +
                    std::to_string(uint64_t(bytes)) + " bytes per stream, over the limit of " + std::to_string(kMaxCacheBytes));
@@ -79,7 +79,7 @@ void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_di
 float config_positive(const ModelFile& mf, const std::string& key, float fallback) {
   if (!mf.config().contains(key)) return fallback;
   const auto& v = mf.config()[key];
-  if (!v.is_number() || !(v.get<double>() > 0)) throw mf.error("config key '" + key + "' must be a positive number, found " + v.dump());
+  if (!v.is_number() || !(v.get<double>() > 0)) throw mf.error("config key '" + key + "' must be a positive number, found " + json_brief(v));
   return v.get<float>();
 }
 

@@ -80,7 +80,8 @@ class CachedModel : public Model {
 // Refuses, at load, a config whose per-stream KV cache could never be allocated (a small file can
 // claim a huge context): 2 GiB, the wasm heap's practical ceiling.
 constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;
-void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim);
+// Counts the keys, values and the attention weights of `heads` heads (KVCache::init's buffers).
+void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim, int heads);
 // A positive number from the config (eps, rope theta), or `fallback` when absent.
 float config_positive(const ModelFile& mf, const std::string& key, float fallback);
 // Throws unless every token is in the vocabulary and positions pos..pos+n-1 fit the context.

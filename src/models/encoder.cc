@@ -68,7 +68,7 @@ class EncoderLM : public CachedModel<EncoderLM, EncoderState> {
     if (pos != "none" && pos != "learned" && pos != "sinusoidal")
       throw mf.error("config key 'positions' is '" + pos + "', expected 'learned', 'sinusoidal' or 'none'");
     c.positions = pos == "learned" ? Config::LEARNED : pos == "sinusoidal" ? Config::TABLE : Config::NONE;
-    check_cache_size(mf, c.L, c.T, size_t(c.D));
+    check_cache_size(mf, c.L, c.T, size_t(c.D), c.H);
     load_weights(mf);
     describe(c.V, c.T);
     info_.attention_layers = c.L;

@@ -68,7 +68,7 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
     if (g != "exact" && g != "tanh") throw mf.error("config key 'gelu' is '" + g + "', expected 'exact' or 'tanh'");
     c.gelu_tanh = g == "tanh";
     c.eps = config_positive(mf, "norm_eps", 1e-5f);
-    check_cache_size(mf, c.L, c.T, size_t(c.D));
+    check_cache_size(mf, c.L, c.T, size_t(c.D), c.H);
     load_weights(mf);
     describe(c.V, c.T);
     info_.attention_layers = c.L;

@@ -24,7 +24,7 @@ RasterModel::RasterModel(std::shared_ptr<const ModelFile> f, int features) : Mod
     if (!names.is_array() || int(names.size()) != labels_)
       throw mf.error("config key 'class_names' must be a list of num_classes (" + std::to_string(labels_) + ") strings");
     for (const auto& n : names) {
-      if (!n.is_string()) throw mf.error("config key 'class_names' must hold strings, found " + n.dump());
+      if (!n.is_string()) throw mf.error("config key 'class_names' must hold strings, found " + json_brief(n));
       info_.label_names.push_back(n.get<std::string>());
     }
   }

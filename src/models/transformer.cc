@@ -72,7 +72,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       if (g != "exact" && g != "tanh") throw mf.error("config key 'gelu' is '" + g + "', expected 'exact' or 'tanh'");
       c.gelu_tanh = g == "tanh";
     }
-    check_cache_size(mf, c.L, c.T, size_t(c.KV) * c.hd);
+    check_cache_size(mf, c.L, c.T, size_t(c.KV) * c.hd, c.H);
     load_weights(mf);
     describe(c.V, c.T);
     info_.attention_layers = c.L;

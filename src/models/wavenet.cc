@@ -56,7 +56,7 @@ class WaveNet : public Model {
     uint64_t ring = 0;
     for (const auto& d : cfg["dilations"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 1 || d.get<int64_t>() > (1 << 20))
-        throw mf.error("config key 'dilations' holds " + d.dump() + ", expected integers 1..1048576");
+        throw mf.error("config key 'dilations' holds " + json_brief(d) + ", expected integers 1..1048576");
       ring += uint64_t(d.get<int64_t>()) * R_;
     }
     if (ring * sizeof(float) > kMaxCacheBytes)
@@ -70,7 +70,7 @@ class WaveNet : public Model {
       if (!names.is_array() || int(names.size()) != speakers_)
         throw mf.error("config key 'speaker_names' must be a list of num_speakers (" + std::to_string(speakers_) + ") strings");
       for (const auto& n : names) {
-        if (!n.is_string()) throw mf.error("config key 'speaker_names' must hold strings, found " + n.dump());
+        if (!n.is_string()) throw mf.error("config key 'speaker_names' must hold strings, found " + json_brief(n));
         info_.label_names.push_back(n.get<std::string>());
       }
     }

@@ -5,6 +5,7 @@
 #include <queue>
 
 #include "core/error.h"
+#include "core/model_file.h"
 #include "core/utf8.h"
 
 namespace argen {
@@ -151,8 +152,8 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
       std::string s = v.get<std::string>();
       std::vector<std::string> cs = utf8_chars(s);
       if (cs.size() != 1)
-        throw fail("vocab entry " + std::to_string(ct->vocab_.size()) + " must be exactly one character, found " + v.dump());
-      if (!ct->index_.emplace(s, int(ct->vocab_.size())).second) throw fail("vocab entry " + v.dump() + " appears twice");
+        throw fail("vocab entry " + std::to_string(ct->vocab_.size()) + " must be exactly one character, found " + json_brief(v));
+      if (!ct->index_.emplace(s, int(ct->vocab_.size())).second) throw fail("vocab entry " + json_brief(v) + " appears twice");
       ct->vocab_.push_back(s);
     }
     if (int(ct->vocab_.size()) != vocab_size)
@@ -161,7 +162,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
     t = std::move(ct);
   } else if (type == "bpe") {
     if (!j.contains("style") || !j["style"].is_string()) throw fail("type 'bpe' needs a 'style' (known: llama2.c)");
-    if (j["style"] != "llama2.c") throw fail("unknown bpe style " + j["style"].dump() + " (known: llama2.c)");
+    if (j["style"] != "llama2.c") throw fail("unknown bpe style " + json_brief(j["style"]) + " (known: llama2.c)");
     for (const char* key : {"vocab", "scores"}) {
       if (!j.contains(key) || !j[key].is_array()) throw fail(std::string("type 'bpe' needs a '") + key + "' array");
       if (j[key].size() != size_t(vocab_size))
@@ -178,14 +179,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
       } else if (v.is_array()) {  // a piece that is not valid UTF-8: its byte values
         for (const auto& b : v) {
           if (!b.is_number_integer() || b.get<int64_t>() < 0 || b.get<int64_t>() > 255)
-            throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + v.dump());
+            throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + json_brief(v));
           piece.push_back(char(b.get<int>()));
         }
       } else {
-        throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + v.dump());
+        throw fail("vocab entry " + std::to_string(i) + " must be a string or an array of byte values, found " + json_brief(v));
       }
       const auto& s = j["scores"][i];
-      if (!s.is_number()) throw fail("scores entry " + std::to_string(i) + " is not a number, found " + s.dump());
+      if (!s.is_number()) throw fail("scores entry " + std::to_string(i) + " is not a number, found " + json_brief(s));
       // "<0xXX>" decodes to the byte XX, as run.c's decode()
       std::string decoded = piece;
       auto hex = [](char c) { return std::isxdigit(uint8_t(c)) != 0; };
@@ -204,11 +205,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(const nlohmann::json& j, int voc
   for (const char* key : {"bos", "eos"}) {
     if (!j.contains(key)) continue;
     if (!j[key].is_number_integer() || j[key].get<int64_t>() < 0 || j[key].get<int64_t>() >= vocab_size)
-      throw fail(std::string("'") + key + "' must be a token id in 0.." + std::to_string(vocab_size - 1) + ", found " + j[key].dump());
+      throw fail(std::string("'") + key + "' must be a token id in 0.." + std::to_string(vocab_size - 1) + ", found " + json_brief(j[key]));
     (std::string(key) == "bos" ? t->bos_ : t->eos_) = int(j[key].get<int64_t>());
   }
   if (j.contains("add_bos")) {  // llama2.c feeds bos before every prompt
-    if (!j["add_bos"].is_boolean()) throw fail("'add_bos' must be true or false, found " + j["add_bos"].dump());
+    if (!j["add_bos"].is_boolean()) throw fail("'add_bos' must be true or false, found " + json_brief(j["add_bos"]));
     t->add_bos_ = j["add_bos"].get<bool>();
     if (t->add_bos_ && t->bos_ < 0) throw fail("'add_bos' is true but there is no 'bos' token");
   }

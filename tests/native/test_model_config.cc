@@ -75,7 +75,7 @@ TEST_CASE("transformer: bad configs name the key and the problem") {
   load_fails([](auto& c) { c["norm_first"] = "yes"; }, {"'norm_first' must be true or false"});
   load_fails([](auto& c) { c["names"]["encoder"] = 3; }, {"'names.encoder' must be a string"});
   load_fails([](auto& c) { c["positions"] = "none", c["num_layers"] = 200, c["context_length"] = 1 << 20; },
-             {"context_length 1048576 needs a KV cache of 40265318400 bytes per stream"});
+             {"context_length 1048576 needs a KV cache of 42781900800 bytes per stream"});
 }
 
 TEST_CASE("transformer: configs that disagree with the tensors name the tensor") {
