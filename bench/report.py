@@ -40,6 +40,8 @@ def main():
     res, skipped = {}, {}
     for e in ENGINES:
         rounds = []
+        if not all(os.path.exists(os.path.join(d, f"{e}.json")) for d in dirs):
+            continue  # an engine this model has no row for (argen-wasm-core: text models only)
         for d in dirs:
             with open(os.path.join(d, f"{e}.json")) as f:
                 rounds.append(json.load(f))

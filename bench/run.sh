@@ -71,45 +71,11 @@ wasm() {  # argen_wasm.mjs prints two lines: the public generate() API, then the
   sed -n 1p "$dir/argen-wasm-both.json" > "$dir/argen-wasm.json"
   sed -n 2p "$dir/argen-wasm-both.json" > "$dir/argen-wasm-core.json"
 }
-# ---- argen rows of the image / audio models (pixelcnn-gated, wavenet-20): TO BE WIRED (C++ engineer) ----
-# To come: argen-native from `argen bench --model M --runs R` (images: JSON with ms per image; audio:
-# `--samples N`, JSON with samples/s), plus the first CHECK greedy pixel values / codes and their
-# log-probabilities for report.py's check (as argen_native.py does for the LMs); argen-wasm from
-# `model.generate({temperature: 0, seed})` ({type:'pixel', x, y, channel, value} events for images;
-# {type:'audio', samples: Float32Array, sampleRate} chunk events for audio, options `samples: N`,
-# `chunkSize`). Each engine prints one JSON line with the peers' keys (ms_per_image or samples_per_s,
-# rates, tokens, logprobs); report.py takes it from $dir/ENGINE.json.
-# Until then argen_media_probe (once per model, before the rounds) finds why argen cannot run the model
-# and argen_media_skip writes {"engine": E, "skipped": WHY} for each argen row; report.py lists those as
-# skipped. Replace the argen_media_skip calls in the case below with the real rows.
-argen_media_probe() {  # MODEL [CLI args]: sets $argen_why
-  local m=$1 st=$out/$1.safetensors err; shift
-  argen_why=""
-  if [ ! -f "$st" ]; then
-    argen_why="no $st (models/export.py could not write it)"
-  elif ! err=$("$out/argen" bench --model "$st" --runs 1 "$@" 2>&1 >/dev/null); then
-    argen_why="argen bench: $(printf '%s\n' "$err" | tail -n 1)"
-  fi
-  if [ -z "$argen_why" ]; then argen_why="argen bench runs it, but its rows are not wired into bench/run.sh yet"; fi
-  echo "== $m: argen rows skipped: $argen_why" >&2
-}
-argen_media_skip() {  # ENGINE...: a "skipped" JSON line for each, with $argen_why
-  local e
-  for e in "$@"; do
-    "$py" -c 'import json, sys; print(json.dumps({"engine": sys.argv[1], "skipped": sys.argv[2]}))' \
-      "$e" "$argen_why" > "$dir/$e.json"
-  done
-}
-
 # Rounds over all engines (rather than all runs of one engine at once) spread slow phases of a shared
 # machine over every engine.
 status=0
 for model in $models; do
   rm -rf "${out:?}/$model" "$out"/round*
-  case $model in  # (see argen_media_probe above)
-    pixelcnn-gated) argen_media_probe "$model" ;;
-    wavenet-20) argen_media_probe "$model" --samples 16 ;;
-  esac
   s0=$(cpustat)
   for round in $(seq "$rounds"); do
     dir=$out/$model/round$round
@@ -142,8 +108,9 @@ for model in $models; do
         # extrapolated to ms per 784-pixel image. The first 64 pixels (the recording run) are checked.
         steps=$([ "$quick" = 1 ] && echo 4 || echo 24) check=$([ "$quick" = 1 ] && echo 8 || echo 64)
         run pytorch          "$py" bench/torch_pixelcnn.py "$steps" "$runs" "$check"
-        # >>> argen-native, argen-wasm (and argen-wasm-core, if any) for pixelcnn-gated go here <<<
-        argen_media_skip argen-native argen-wasm argen-wasm-core
+        # argen: cached generation of the whole image, timed per image (no extrapolation).
+        run argen-native     "$out/argen" bench --model "$out/pixelcnn-gated.safetensors" --runs "$runs" --check "$check"
+        run argen-wasm       node bench/argen_media.mjs image "$out/pixelcnn-gated.safetensors" "$runs" "$check"
         run onnxruntime-web  node bench/ort_pixelcnn.mjs web  "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
         run onnxruntime-node node bench/ort_pixelcnn.mjs node "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
         ;;
@@ -152,8 +119,8 @@ for model in $models; do
         # peer needs ~30 s for it); the first 64 samples (the recording run) are checked.
         samples=$([ "$quick" = 1 ] && echo 256 || echo 16000) check=64 wruns=1
         run pytorch          "$py" bench/torch_wavenet.py "$samples" "$wruns" "$check"
-        # >>> argen-native, argen-wasm (and argen-wasm-core, if any) for wavenet-20 go here <<<
-        argen_media_skip argen-native argen-wasm argen-wasm-core
+        run argen-native     "$out/argen" bench --model "$out/wavenet-20.safetensors" --samples "$samples" --runs "$wruns" --check "$check"
+        run argen-wasm       node bench/argen_media.mjs audio "$out/wavenet-20.safetensors" "$samples" "$wruns" "$check"
         run onnxruntime-web  node bench/ort_wavenet.mjs web  "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         run onnxruntime-node node bench/ort_wavenet.mjs node "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         ;;

@@ -32,7 +32,8 @@ const char* kUsage = R"(usage:
   argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
                                                           decode speed (greedy), steps per second;
                                                           image models: ms per image; audio models:
-                                                          samples per second (--samples N)
+                                                          samples per second (--samples N); --check N:
+                                                          also the first N greedy elements, logprobs
 generate options:
   --max-tokens N (256)  --temperature T (0.8)  --top-k K (0: off)  --top-p P (1)  --min-p P (0)
   --repetition-penalty R (1)  --repetition-window N (64)  --seed S (0)  --stop TEXT (repeatable)

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/cli.h"
 #include "codec/codec.h"
 #include "generate/media.h"
@@ -124,16 +126,20 @@ int generate_audio(const Args& a, const Model& model) {
 }
 
 // Greedy generation timed on its own (the model is loaded, the state fresh): images whole,
-// audio over --samples samples after one sample of silence. Median of --runs.
+// audio over --samples samples after one sample of silence. Median of --runs. --check N also
+// reports the first N greedy elements and their log-probabilities (for cross-engine checks).
 int bench_media(const Args& a, const Model& model) {
   const ModelInfo& info = model.info();
   const int runs = integer(a, "--runs", 5, 1, 1000);
+  const int check = integer(a, "--check", 0, 0, 1 << 20);
   const int V = info.vocab_size;
-  std::vector<float> logits(V);
+  std::vector<float> logits(V), lp(V);
   std::vector<double> times;
+  std::vector<int> tokens;
+  std::vector<float> logprobs;
   const bool image = info.modality == "image";
   const int64_t n = image ? int64_t(info.height) * info.width * info.channels : integer(a, "--samples", 16000, 1, 1 << 30);
-  for (int r = 0; r < runs; ++r) {
+  for (int r = 0; r <= runs; ++r) {  // run 0: the check (untimed)
     auto state = model.new_state();
     if (info.num_labels) model.set_label(*state, 0);
     auto t0 = std::chrono::steady_clock::now();
@@ -142,16 +148,36 @@ int bench_media(const Args& a, const Model& model) {
     } else {
       model.step(*state, mu_law_encode(0.0f, V), logits.data());
     }
-    for (int64_t i = 0; i < n; ++i) model.step(*state, int(ops::argmax(logits.data(), V)), logits.data());
-    times.push_back(seconds_since(t0));
+    for (int64_t i = 0; i < n; ++i) {
+      const int x = int(ops::argmax(logits.data(), V));
+      if (r == 0 && i < check) {
+        ops::log_softmax(logits.data(), lp.data(), V);
+        tokens.push_back(x), logprobs.push_back(lp[x]);
+      }
+      model.step(*state, x, logits.data());
+    }
+    if (r > 0) times.push_back(seconds_since(t0));
   }
+  std::vector<double> rates;
+  for (double t : times) rates.push_back(image ? t * 1e3 : n / t);
   std::sort(times.begin(), times.end());
   const double t = times[times.size() / 2];
-  if (image)
-    std::printf("{\"ms_per_image\": %.2f, \"levels\": %lld, \"runs\": %d, \"simd\": \"%s\"}\n", t * 1e3, (long long)n, runs, ops::simd_target());
-  else
-    std::printf("{\"samples_per_s\": %.1f, \"real_time_factor\": %.3f, \"samples\": %lld, \"runs\": %d, \"simd\": \"%s\"}\n", n / t,
-                n / t / info.sample_rate, (long long)n, runs, ops::simd_target());
+  nlohmann::json j;
+  if (image) {
+    j["ms_per_image"] = t * 1e3;
+    j["levels"] = n;
+  } else {
+    j["samples_per_s"] = n / t;
+    j["real_time_factor"] = n / t / info.sample_rate;
+    j["samples"] = n;
+  }
+  j["rates"] = rates;
+  j["threads"] = 1;
+  j["runs"] = runs;
+  j["simd"] = ops::simd_target();
+  j["tokens"] = tokens;
+  j["logprobs"] = logprobs;
+  std::puts(j.dump().c_str());
   return 0;
 }
 
