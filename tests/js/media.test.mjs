@@ -178,3 +178,24 @@ test('encodeWav writes a 16-bit PCM mono RIFF file', () => {
   assert.equal(v.getUint16(34, true), 16);
   assert.deepEqual([0, 1, 2, 3, 4].map((i) => v.getInt16(44 + 2 * i, true)), [0, 32767, -32767, 32767, 16384]);
 });
+
+test('createAudioPlayer schedules chunks back to back, and counts an underrun when one comes late', () => {
+  const starts = [];
+  const ctx = {
+    currentTime: 10, sampleRate: 48000, destination: {},
+    createBuffer: (ch, n, rate) => ({ duration: n / rate, copyToChannel() {} }),
+    createBufferSource: () => ({ connect() {}, start: (t) => starts.push(t), stop() {} }),
+  };
+  const player = argen.createAudioPlayer(ctx, { sampleRate: 16000, latency: 0.1 });
+  for (let i = 0; i < 4; i++) {
+    player.push(new Float32Array(1600));  // 0.1 s each, produced faster than real time
+    ctx.currentTime += 0.05;
+  }
+  assert.deepEqual(starts.map((t) => +t.toFixed(6)), [10.1, 10.2, 10.3, 10.4]);  // gap-free
+  assert.equal(player.underruns, 0);
+  assert.ok(Math.abs(player.bufferedSeconds - 0.3) < 1e-9);
+  ctx.currentTime = 11;  // the queue ran dry
+  player.push(new Float32Array(1600));
+  assert.equal(player.underruns, 1);
+  assert.equal(+starts.at(-1).toFixed(6), 11.1);
+});
