@@ -75,7 +75,7 @@ class Panel {
       const done = d.events.at(-1)?.type === 'done' ? d.events.pop() : null;
       if (d.events.length) this.events(d.events);
       this.showSpeed();
-      if (done) this.finish(done);
+      if (done && !this.again(done)) this.finish(done);
     }
   }
 
@@ -94,9 +94,13 @@ class Panel {
     this.count = 0;
     this.t0 = performance.now();
     f.stop.disabled = false;
+    this.options_ = options;
     this.begin(options);
     this.worker.postMessage({ type: 'generate', id: this.id, options });
   }
+
+  // Panels that generate a series (images) start the next one here and return true.
+  again() { return false; }
 
   // Stops drawing at once (events still in flight are dropped) and asks the worker to abort.
   stop() {
@@ -234,7 +238,10 @@ class TextPanel extends Panel {
 class ImagePanel extends Panel {
   constructor(models) {
     super('image', models, { temperature: 1 });
-    $(this.form, '.modality-controls').append(h('label', { className: 'label-pick' }, 'Class ', h('select', { name: 'label' })));
+    $(this.form, '.modality-controls').append(
+      h('label', { className: 'label-pick' }, 'Class ', h('select', { name: 'label' })),
+      h('label', {}, 'Images ', h('input', { name: 'count', type: 'number', min: 1, max: 100, value: 4 })),
+    );
     this.canvas = h('canvas', { className: 'live', role: 'img', ariaLabel: 'Image being generated' });
     this.grid = h('div', { className: 'grid', ariaLabel: 'Finished samples' });
     this.output.append(h('div', { className: 'image-row' }, this.canvas, this.grid));
@@ -251,7 +258,9 @@ class ImagePanel extends Panel {
 
   options() { return this.info.numLabels ? { label: Number(this.form.label.value) } : {}; }
 
-  begin() {
+  begin(options) {
+    this.left ??= 0;
+    if (options) this.left = Math.max(1, Number(this.form.count.value) || 1);
     const ctx = this.canvas.getContext('2d');
     ctx.fillStyle = '#d8dce3';
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
@@ -264,8 +273,19 @@ class ImagePanel extends Panel {
     }
   }
 
+  // The next image of the series, with the next seed.
+  again(done) {
+    this.end(done);
+    if (--this.left <= 0) return false;
+    this.options_.seed++;
+    this.begin();
+    this.worker.postMessage({ type: 'generate', id: this.id, options: this.options_ });
+    return true;
+  }
+
   end(done) {
-    if (done?.finishReason !== 'length') return;
+    if (done?.finishReason !== 'length' || done === this.thumbed) return;
+    this.thumbed = done;
     const { width, height } = this.info;
     const thumb = h('canvas', { width: width * 2, height: height * 2, title: this.info.labels[this.form.label.value] ?? '' });
     thumb.getContext('2d').drawImage(this.canvas, 0, 0, width * 2, height * 2);

@@ -31,7 +31,7 @@ const measure = {
 // Settings that make each generation long enough to watch and stop.
 const settings = {
   text: async (page) => page.fill('#panel-text [name=maxTokens]', '2000'),
-  image: async () => {},
+  image: async (page) => page.fill('#panel-image [name=count]', '40'),
   audio: async (page) => {
     await page.fill('#panel-audio [name=seconds]', '20');
     await page.uncheck('#panel-audio [name=play]');
@@ -94,6 +94,7 @@ for (const isolation of [true, false]) {
         // A second generation after Stop runs to the end.
         if (m === 'text') await page.fill('#panel-text [name=maxTokens]', '60');
         if (m === 'audio') await page.fill('#panel-audio [name=seconds]', '0.5');
+        if (m === 'image') await page.fill('#panel-image [name=count]', '2');
         await page.click(`#panel-${m} button[name=generate]`);
         await finished(page, m);
         assert.match(await page.textContent(`#panel-${m} .speed`), /done/);
@@ -178,6 +179,7 @@ test('demo page: usable on a 390x844 phone screen (no sideways scrolling), label
       await ready(page, m);
       if (m === 'text') await page.fill('#panel-text [name=maxTokens]', '80');
       if (m === 'audio') await page.fill('#panel-audio [name=seconds]', '0.5');
+      if (m === 'image') await page.fill('#panel-image [name=count]', '3');
       await page.click(`#panel-${m} button[name=generate]`);
       await finished(page, m);
       assert.ok(await page.evaluate(() => document.scrollingElement.scrollWidth <= 390), `${m}: wider than the screen`);
