@@ -264,6 +264,13 @@ def main():
     ap.add_argument("--max-sample-seconds", type=float, default=200,
                     help="wall-clock cap on sampling")
     ap.add_argument("--load", action="store_true", help="skip training: load --checkpoint")
+    ap.add_argument("--resume", default=None, metavar="CKPT",
+                    help="continue training from this checkpoint's weights (and its Adam state, "
+                         "if saved); steps and minutes add up in the saved meta")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="linear LR warm-up steps (useful with --resume: fresh Adam moments)")
+    ap.add_argument("--save-every", type=float, default=0,
+                    help="also write --checkpoint every N seconds while training (0: off)")
     ap.add_argument("--skip-eval", action="store_true", help="with --load: keep the stored NLL")
     ap.add_argument("--export", default=None,
                     help="write the float16 argen file here (models/export.py) at the end")
@@ -302,6 +309,15 @@ def main():
         meta = ck.get("meta", {})
     else:
         model = WaveNet(num_speakers=len(VOICES), **CONFIG)
+    resumed = None
+    if args.resume and not args.load:
+        resumed = torch.load(args.resume, map_location="cpu", weights_only=False)
+        model = WaveNet(**resumed["config"])
+        model.load_state_dict(resumed["state_dict"])
+        prev = resumed.get("meta", {})
+        print(f"resumed from {args.resume}: {prev.get('steps', '?')} steps, held-out NLL "
+              f"{prev.get('heldout_bits_per_sample', float('nan')):.4f}, "
+              f"optimizer state {'yes' if resumed.get('optimizer') else 'no'}", flush=True)
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
     print(f"wavenet {model.config()} params {params}, receptive field {model.receptive_field()}",
@@ -325,6 +341,19 @@ def main():
         lengths = torch.tensor([len(c) for c, _ in long], dtype=torch.float)
         dev_utts = [(c.to(device), s) for c, s in long]
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        if resumed is not None and resumed.get("optimizer"):
+            opt.load_state_dict(resumed["optimizer"])
+
+        def save(path, meta, with_opt):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+            ck = {"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
+                  "voices": VOICES}
+            if with_opt:
+                ck["optimizer"] = opt.state_dict()
+            torch.save(ck, path + ".tmp")
+            os.replace(path + ".tmp", path)
+        last_save = time.time()
         budget = args.minutes * 60
         t0 = time.time()
         step, run = 0, None
@@ -333,6 +362,8 @@ def main():
             if elapsed >= budget:
                 break
             lr = max(args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget))), args.lr * 0.02)
+            if step < args.warmup:
+                lr *= (step + 1) / args.warmup
             for gr in opt.param_groups:
                 gr["lr"] = lr
             pick = torch.multinomial(lengths, args.batch, replacement=True).tolist()
@@ -352,12 +383,28 @@ def main():
             run = loss.item() if run is None else 0.98 * run + 0.02 * loss.item()
             if step % 100 == 0 or step == 1:
                 print(f"step {step} {elapsed:.0f}s lr {lr:.2e} train {run:.4f} bits/sample", flush=True)
+            if args.save_every and time.time() - last_save > args.save_every:
+                prev = resumed.get("meta", {}) if resumed is not None else {}
+                save(args.checkpoint, dict(steps=step + prev.get("steps", 0), partial=True,
+                                           stage_steps=step, batch=args.batch, crop=args.crop,
+                                           train_seconds=round(time.time() - t0 + prev.get(
+                                               "train_seconds", 0), 1)), True)
+                last_save = time.time()
         train_s = time.time() - t0
         meta = dict(steps=step, batch=args.batch, crop=args.crop, train_seconds=round(train_s, 1),
                     device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                    torch=torch.__version__, final_train_bits=run,
+                    torch=str(torch.__version__), final_train_bits=run,
                     train_audio_seconds=round(sum(len(c) for c, _ in train) / SR, 1),
                     heldout_audio_seconds=round(sum(len(c) for c, _ in test) / SR, 1))
+        if resumed is not None:
+            prev = resumed.get("meta", {})
+            meta["stages"] = prev.get("stages", [{k: prev.get(k) for k in (
+                "steps", "batch", "crop", "train_seconds", "device", "heldout_bits_per_sample")}])
+            meta["stages"].append(dict(steps=step, batch=args.batch, crop=args.crop, lr=args.lr,
+                                       warmup=args.warmup, train_seconds=round(train_s, 1),
+                                       device=meta["device"]))
+            meta["steps"] = step + prev.get("steps", 0)
+            meta["train_seconds"] = round(train_s + prev.get("train_seconds", 0), 1)
         print(f"trained {step} steps in {train_s:.0f}s", flush=True)
 
     if not (args.load and args.skip_eval):
@@ -366,11 +413,16 @@ def main():
         meta["heldout_bits_per_sample"] = nll
         meta["eval_limit"] = args.eval_limit
         print(f"held-out NLL {nll:.4f} bits/sample ({time.time() - t1:.0f}s)", flush=True)
-        os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
+        ck_path = args.checkpoint
+        os.makedirs(os.path.dirname(os.path.abspath(ck_path)), exist_ok=True)
         sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-        torch.save({"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
-                    "voices": VOICES}, args.checkpoint)
-        print(f"wrote {args.checkpoint}", flush=True)
+        ck = {"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
+              "voices": VOICES}
+        if not args.load:
+            ck["optimizer"] = opt.state_dict()
+        torch.save(ck, ck_path + ".tmp")
+        os.replace(ck_path + ".tmp", ck_path)
+        print(f"wrote {ck_path}", flush=True)
 
     if args.wav_dir:
         os.makedirs(args.wav_dir, exist_ok=True)
