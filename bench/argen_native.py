@@ -32,7 +32,7 @@ def main():
         p, encode = [1], lambda ids: "".join(chr(0x100 + i) for i in ids).encode()  # BOS
     else:
         p, encode = list(prompt.encode()), bytes
-    out = subprocess.run([argen, "bench", "--model", model, "--prompt-tokens", str(len(p)),
+    out = subprocess.run([argen, "bench", "--threads", "1", "--model", model, "--prompt-tokens", str(len(p)),
                           "--tokens", steps, "--runs", runs], check=True, capture_output=True, text=True)
     speed = json.loads(out.stdout)
 

@@ -109,7 +109,7 @@ for model in $models; do
         steps=$([ "$quick" = 1 ] && echo 4 || echo 24) check=$([ "$quick" = 1 ] && echo 8 || echo 64)
         run pytorch          "$py" bench/torch_pixelcnn.py "$steps" "$runs" "$check"
         # argen: cached generation of the whole image, timed per image (no extrapolation).
-        run argen-native     "$out/argen" bench --model "$out/pixelcnn-gated.safetensors" --runs "$runs" --check "$check"
+        run argen-native     "$out/argen" bench --threads 1 --model "$out/pixelcnn-gated.safetensors" --runs "$runs" --check "$check"
         run argen-wasm       node bench/argen_media.mjs image "$out/pixelcnn-gated.safetensors" "$runs" "$check"
         run onnxruntime-web  node bench/ort_pixelcnn.mjs web  "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
         run onnxruntime-node node bench/ort_pixelcnn.mjs node "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
@@ -119,7 +119,7 @@ for model in $models; do
         # peer needs ~30 s for it); the first 64 samples (the recording run) are checked.
         samples=$([ "$quick" = 1 ] && echo 256 || echo 16000) check=64 wruns=1
         run pytorch          "$py" bench/torch_wavenet.py "$samples" "$wruns" "$check"
-        run argen-native     "$out/argen" bench --model "$out/wavenet-20.safetensors" --samples "$samples" --runs "$wruns" --check "$check"
+        run argen-native     "$out/argen" bench --threads 1 --model "$out/wavenet-20.safetensors" --samples "$samples" --runs "$wruns" --check "$check"
         run argen-wasm       node bench/argen_media.mjs audio "$out/wavenet-20.safetensors" "$samples" "$wruns" "$check"
         run onnxruntime-web  node bench/ort_wavenet.mjs web  "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         run onnxruntime-node node bench/ort_wavenet.mjs node "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "generate/generator.h"
 #include "generate/media.h"
+#include "ops/parallel.h"
 
 using emscripten::val;
 
@@ -368,6 +369,8 @@ EMSCRIPTEN_BINDINGS(argen) {
       .function("abort", &AudioStream::abort)
       .function("finishReason", &AudioStream::finish_reason)
       .function("generated", &AudioStream::generated);
+  function("setThreads", +[](int n) { guarded([&] { ops::set_threads(n); return 0; }); });
+  function("threads", &ops::threads);
   class_<JsModel>("Model")
       .constructor<const val&, const std::string&>()
       .function("info", &JsModel::info)

@@ -9,23 +9,43 @@
 //
 // Helpers for pages: createCanvasPainter (draw an image stream), createAudioPlayer (play an audio
 // stream through Web Audio as it is generated), encodeWav.
-import createArgenCore from './argen-core.mjs';
-
 const isNode = typeof process === 'object' && !!process.versions?.node;
 let corePromise = null;
+let coreThreads = 1;
 
-// The wasm core, instantiated once per realm (page, worker or Node process).
-function core() {
+// Threads by default: in a cross-origin isolated page, the cores (at most 4); else 1.
+function defaultThreads() {
+  if (!globalThis.crossOriginIsolated || typeof SharedArrayBuffer === 'undefined') return 1;
+  return Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 1));
+}
+
+// The wasm core, instantiated once per realm (page, worker or Node process): the threaded build
+// (argen-core-mt) when more than one thread is asked for, else the single-threaded one.
+function core(threads) {
   if (!corePromise) {
+    const n = threads ?? defaultThreads();
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`argen: threads must be an integer in 1..64, found ${n}`);
+    if (n > 1 && typeof SharedArrayBuffer === 'undefined')
+      throw new Error('argen: threads need SharedArrayBuffer, which browsers give cross-origin isolated pages only (COOP/COEP headers)');
+    coreThreads = n;
     corePromise = (async () => {
+      const { default: create } = n > 1 ? await import('./argen-core-mt.mjs') : await import('./argen-core.mjs');
       const opts = {};
       if (isNode) {
         // Node's fetch cannot read file: URLs, so hand the core its binary directly.
         const { readFile } = await import('fs/promises');
-        opts.wasmBinary = await readFile(new URL('./argen-core.wasm', import.meta.url));
+        opts.wasmBinary = await readFile(new URL(n > 1 ? './argen-core-mt.wasm' : './argen-core.wasm', import.meta.url));
       }
-      return createArgenCore(opts);
+      const m = await create(opts);
+      if (n > 1) {
+        m.setThreads(n);
+        // Pooled workers must not keep a Node process alive.
+        if (isNode) for (const w of [...(m.PThread?.unusedWorkers ?? []), ...(m.PThread?.runningWorkers ?? [])]) w.unref?.();
+      }
+      return m;
     })();
+  } else if (threads !== undefined && threads !== coreThreads) {
+    throw new Error(`argen: the core already runs with ${coreThreads} thread(s); threads is fixed by the first loadModel`);
   }
   return corePromise;
 }
@@ -217,12 +237,19 @@ function imageEvents({ width, channels }) {
  * Loads a model from a URL, a path (Node), or bytes (Uint8Array / ArrayBuffer). Options:
  * onProgress(loadedBytes, totalBytes) while fetching (total 0 when the server does not say);
  * name (for error messages); cache: the Cache API cache that keeps downloaded models in browsers
- * ('argen-models' by default; false: always fetch).
+ * ('argen-models' by default; false: always fetch); threads: threads for matrix products, fixed by
+ * the first loadModel (default: in a cross-origin isolated page the cores, at most 4, with the
+ * threaded build; else 1). Results do not depend on the thread count.
  */
-export async function loadModel(source, { onProgress, name, cache = 'argen-models' } = {}) {
-  const [m, bytes] = await Promise.all([core(), readSource(source, onProgress, cache)]);
+export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads } = {}) {
+  const [m, bytes] = await Promise.all([core(threads), readSource(source, onProgress, cache)]);
   const label = name ?? (typeof source === 'string' ? source : 'model bytes');
   return new Model(new m.Model(bytes, label));
+}
+
+/** Threads the core uses for matrix products (after the first loadModel; 1 before). */
+export function threads() {
+  return coreThreads;
 }
 
 /** Bytes of wasm memory in use by the core (grows, never shrinks): for leak checks and diagnostics. */

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "generate/generator.h"
 #include "ops/ops.h"
+#include "ops/parallel.h"
 
 #ifndef ARGEN_BUNDLED_TEXT_MODEL
 #define ARGEN_BUNDLED_TEXT_MODEL "models/bundled/kjv-lstm.safetensors"
@@ -39,6 +40,7 @@ generate options:
   --repetition-penalty R (1)  --repetition-window N (64)  --seed S (0)  --stop TEXT (repeatable)
   --logprobs N  --attention-layer L    print one JSON line per token instead of text, with the N
                                        likeliest tokens and/or layer L's attention (all heads)
+  --threads N  threads for matrix products (default: the cores, at most 4; results do not depend on it)
   images and audio: --temperature (1) and the other sampling options; --label/--speaker: an index
                     or a name from the model's class_names/speaker_names
 Without --model, the bundled text model is used: )" ARGEN_BUNDLED_TEXT_MODEL "\n";
@@ -221,6 +223,7 @@ int main(int argc, char** argv) {
   }
   try {
     Args a = parse_args(argc, argv, 2);
+    ops::set_threads(integer(a, "--threads", std::min(ops::max_threads(), 4), 1, 64));
     std::string cmd = argv[1];
     if (cmd == "generate") return cmd_generate(a);
     if (cmd == "info") return cmd_info(a);

@@ -1,5 +1,6 @@
 // Compiles ops-inl.h once per SIMD target and dispatches to the best one the CPU supports.
 #include "ops/ops.h"
+#include "ops/parallel.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/ops.cc"
@@ -32,14 +33,49 @@ HWY_EXPORT(RmsNorm);
 HWY_EXPORT(LayerNorm);
 
 namespace ops {
+namespace {
+
+// Products smaller than this many weights run on one thread: the hand-off costs about a
+// microsecond, a 128x128 product about as much.
+constexpr size_t kParallelMinWeights = size_t(1) << 15;
+
+struct Product {
+  const float *W, *x, *bias;
+  size_t cols, n;
+  float* y;
+};
+
+// Row ranges of a product; ranges are multiples of 4 rows (the kernels' row blocks).
+void matvec_rows(size_t b, size_t e, void* p) {
+  auto& m = *static_cast<Product*>(p);
+  HWY_DYNAMIC_DISPATCH(MatVec)(m.W + b * m.cols, e - b, m.cols, m.x, m.bias ? m.bias + b : nullptr, m.y + b);
+}
+void matvec_acc_rows(size_t b, size_t e, void* p) {
+  auto& m = *static_cast<Product*>(p);
+  HWY_DYNAMIC_DISPATCH(MatVecAcc)(m.W + b * m.cols, e - b, m.cols, m.x, m.y + b);
+}
+
+}  // namespace
+
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVec)(W, rows, cols, x, bias, y);
+  if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVec)(W, rows, cols, x, bias, y);
+  Product m{W, x, bias, cols, 1, y};
+  parallel_for(rows, 4, matvec_rows, &m);
 }
 void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
-  HWY_DYNAMIC_DISPATCH(MatMul)(W, rows, cols, X, n, bias, Y);
+  // Prefill: split the positions (each thread reads every weight once for its positions).
+  if (rows * cols < kParallelMinWeights || n < 4 || threads() == 1)
+    return HWY_DYNAMIC_DISPATCH(MatMul)(W, rows, cols, X, n, bias, Y);
+  struct Ctx { const float *W, *X, *bias; size_t rows, cols; float* Y; } c{W, X, bias, rows, cols, Y};
+  parallel_for(n, 2, [](size_t b, size_t e, void* p) {
+    auto& c = *static_cast<Ctx*>(p);
+    HWY_DYNAMIC_DISPATCH(MatMul)(c.W, c.rows, c.cols, c.X + b * c.cols, e - b, c.bias, c.Y + b * c.rows);
+  }, &c);
 }
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);
+  if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);
+  Product m{W, x, nullptr, cols, 1, y};
+  parallel_for(rows, 4, matvec_acc_rows, &m);
 }
 void add(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Add)(a, b, out, n); }
 void mul(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Mul)(a, b, out, n); }

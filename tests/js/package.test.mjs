@@ -30,7 +30,8 @@ test('npm pack -> install into an empty folder -> import { loadModel } from "arg
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
   npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', path.join(tmp, tarball)], app);
   const installed = readdirSync(path.join(app, 'node_modules/argen')).sort();
-  assert.deepEqual(installed, ['argen-core.mjs', 'argen-core.wasm', 'argen.d.ts', 'argen.mjs', 'package.json']);
+  assert.deepEqual(installed, ['argen-core-mt.mjs', 'argen-core-mt.wasm', 'argen-core-mt.worker.js', 'argen-core.mjs', 'argen-core.wasm',
+    'argen.d.ts', 'argen.mjs', 'package.json']);
 
   // Node
   const script = `import { loadModel } from 'argen';
