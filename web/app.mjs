@@ -66,6 +66,8 @@ class Panel {
       $(this.el, '.load').hidden = true;
       this.info = d.info;
       this.form.generate.disabled = false;
+      $(document, '#runtime').textContent = `${self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'} · ` +
+        (d.threads > 1 ? `WebAssembly with ${d.threads} threads` : 'single-threaded WebAssembly');
       this.loaded(d.info);
     } else if (d.type === 'error') {
       if (d.url) $(this.el, '.load').hidden = true;
@@ -185,10 +187,15 @@ class TextPanel extends Panel {
       frag.append(span);
       this.count++;
     }
+    // Follow the end of the text unless the reader scrolled up; reading the layout once per frame.
+    const follow = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 24;
     this.text.append(frag);
     const last = this.tokens.at(-1);
     if (last?.attention) this.shadeAttention(this.tokens.length - 1);
-    this.text.scrollTop = this.text.scrollHeight;
+    if (follow && !this.scrolling) {
+      this.scrolling = true;
+      requestAnimationFrame(() => ((this.text.scrollTop = this.text.scrollHeight), (this.scrolling = false)));
+    }
   }
 
   speed(n, ms) { return `${fmt(rate(n, ms))} tokens/s`; }
@@ -380,7 +387,7 @@ class AudioPanel extends Panel {
 const kinds = { text: ['Text', TextPanel], image: ['Images', ImagePanel], audio: ['Audio', AudioPanel] };
 
 async function main() {
-  $(document, '#runtime').textContent = `${self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'} · single-threaded WebAssembly`;
+  $(document, '#runtime').textContent = self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   const tabs = $(document, '#tabs'), main = $(document, 'main');
   let models;
   try {

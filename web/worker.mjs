@@ -1,7 +1,7 @@
 // Generation off the main thread: this worker owns the model and runs generate(); the page sends
 // { type: 'load', url } / { type: 'generate', id, options } / { type: 'stop' } and receives
 // progress, loaded, events (batched every ~30 ms, so the page redraws once per batch), error.
-import { loadModel } from '/pkg/argen.mjs';
+import { loadModel, threads } from '/pkg/argen.mjs';
 
 let model = null;
 let loading = null;  // the load in flight, so generate waits for it
@@ -20,7 +20,7 @@ async function load(url) {
   };
   try {
     model = await loadModel(url, { onProgress });
-    post({ type: 'loaded', url, info: model.info });
+    post({ type: 'loaded', url, info: model.info, threads: threads() });
   } catch (e) {
     post({ type: 'error', url, message: e.message });
   }

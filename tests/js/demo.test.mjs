@@ -71,6 +71,8 @@ for (const isolation of [true, false]) {
     try {
       const { page, errors } = await openPage(browser, server.address().port);
       assert.equal(await page.evaluate(() => self.crossOriginIsolated), isolation);
+      await ready(page, 'text');  // the threaded core when isolated, the single-threaded one when not
+      assert.match(await page.textContent('#runtime'), isolation ? /WebAssembly with \d+ threads/ : /single-threaded WebAssembly/);
       for (const m of modalities) {
         await page.click(`#tab-${m}`);
         await ready(page, m);
@@ -100,7 +102,7 @@ for (const isolation of [true, false]) {
         assert.match(await page.textContent(`#panel-${m} .speed`), /done/);
         assert.ok(await page.evaluate(measure[m]) > 0);
         const long = await page.evaluate((n) => self.longTasks.slice(n), before);
-        assert.deepEqual(long, [], `${m}: main-thread tasks of 50 ms or more during generation`);
+        assert.deepEqual(long, [], `${m}: main-thread tasks of 50 ms or more during generation: ${long.join(", ")} ms`);
         if (isolation) await page.screenshot({ path: path.join(shots, `${m}.png`) });
       }
       assert.deepEqual(errors, []);
