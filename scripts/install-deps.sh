@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   cmake g++ make pkg-config
+  clang libclang-rt-14-dev
   emscripten
   libhwy-dev libeigen3-dev doctest-dev nlohmann-json3-dev
   python3-torch python3-numpy libopenblas0-serial
