@@ -117,6 +117,13 @@ const yieldToEventLoop = typeof setImmediate === 'function'
       return () => new Promise((r) => { queue.push(r); ch.port2.postMessage(0); });
     })();
 
+const dropped = new FinalizationRegistry((handle) => {
+  if (handle.disposed) return;
+  handle.disposed = true;
+  handle.stream.delete();
+  handle.streams.delete(handle);
+});
+
 export class Model {
   #native;
   #info;
@@ -173,9 +180,18 @@ export class Model {
   }
 
   // Drives a native stream: `step(stream)` returns the next events ([] once finished).
-  async *#run(stream, signal, step, doneExtra = () => ({})) {
-    const handle = { stream, disposed: false };
+  // Drives a native stream: `step(stream)` returns the next events ([] once finished). The stream
+  // is registered at once, so dispose() frees it even if the generator is never iterated.
+  #run(stream, signal, step, doneExtra = () => ({})) {
+    const handle = { stream, disposed: false, streams: this.#streams };
     this.#streams.add(handle);
+    const generator = this.#drive(handle, signal, step, doneExtra);
+    dropped.register(generator, handle);  // a generator dropped unfinished frees its stream when collected
+    return generator;
+  }
+
+  async *#drive(handle, signal, step, doneExtra) {
+    const { stream } = handle;
     try {
       for (;;) {
         await yieldToEventLoop();
@@ -191,6 +207,7 @@ export class Model {
       yield { type: 'done', finishReason: stream.finishReason(), generated: stream.generated(), ...doneExtra() };
     } finally {
       if (!handle.disposed) stream.delete();
+      handle.disposed = true;
       this.#streams.delete(handle);
     }
   }

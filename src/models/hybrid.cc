@@ -69,7 +69,7 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
     c.gelu_tanh = g == "tanh";
     c.eps = config_positive(mf, "norm_eps", 1e-5f);
     check_cache_size(mf, c.L, c.T, size_t(c.D), c.H);
-    load_weights(mf);
+    load_weights();
     describe(c.V, c.T);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
@@ -154,7 +154,7 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
     s.pos += int(n);
   }
 
-  void load_weights(const ModelFile& mf) {
+  void load_weights() {
     const Config& c = c_;
     const int64_t D = c.D, F = c.F, GD = (c.lstm ? 4 : 3) * D;
     embed_ = weight("embed.weight", {c.V, c.E});

@@ -73,7 +73,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       c.gelu_tanh = g == "tanh";
     }
     check_cache_size(mf, c.L, c.T, size_t(c.KV) * c.hd, c.H);
-    load_weights(mf);
+    load_weights();
     describe(c.V, c.T);
     info_.attention_layers = c.L;
     info_.attention_heads = c.H;
@@ -180,7 +180,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
     }
   }
 
-  void load_weights(const ModelFile& mf) {
+  void load_weights() {
     const Config& c = c_;
     const int64_t D = c.D, F = c.F, kvd = int64_t(c.KV) * c.hd;
     if (c.llama) {
