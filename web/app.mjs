@@ -37,7 +37,7 @@ class Panel {
   // The worker starts (and the model loads) when the panel is first shown.
   show() {
     if (this.worker) return;
-    this.worker = new Worker('worker.mjs', { type: 'module' });
+    this.worker = new Worker(`worker.mjs${location.search}`, { type: 'module' });
     this.worker.onmessage = ({ data }) => this.message(data);
     this.worker.onerror = (e) => this.error(`worker failed: ${e.message ?? 'unknown error'}`);
     this.load();
@@ -170,26 +170,40 @@ class TextPanel extends Panel {
     return o;
   }
 
+  // Text goes into one block per line, so each append lays out the last line only (one paragraph
+  // of thousands of spans would be laid out whole on every frame).
   begin(options) {
     this.tokens = [];
     this.tip.hidden = true;
-    this.text.replaceChildren(h('span', { className: 'prompt', textContent: options.prompt }));
+    this.text.replaceChildren();
+    this.line = null;
+    const lines = options.prompt.split('\n');
+    lines.forEach((l, i) => {
+      this.newLine().append(h('span', { className: 'prompt', textContent: l }));
+      if (i < lines.length - 1) this.line.append(h('span', { className: 'nl', textContent: '↵' }));
+    });
+  }
+
+  newLine() {
+    this.line = h('div', { className: 'line' });
+    this.text.append(this.line);
+    return this.line;
   }
 
   events(events) {
-    const frag = document.createDocumentFragment();
     for (const ev of events) {
       const p = Math.exp(ev.logprob);
-      const span = h('span', { className: 'tok', textContent: ev.text, tabIndex: -1 });
+      const parts = ev.text.split('\n');  // a newline shows as ↵ (with its shading) and ends the line
+      const span = h('span', { className: 'tok', textContent: parts.join('↵\n').replace(/\n/g, ''), tabIndex: -1 });
       span.dataset.i = this.tokens.length;
       span.style.backgroundColor = `hsla(32, 100%, 55%, ${(1 - p) * 0.85})`;
       this.tokens.push({ ...ev, span });
-      frag.append(span);
+      this.line.append(span);
+      if (parts.length > 1) this.newLine();
       this.count++;
     }
     // Follow the end of the text unless the reader scrolled up; reading the layout once per frame.
     const follow = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 24;
-    this.text.append(frag);
     const last = this.tokens.at(-1);
     if (last?.attention) this.shadeAttention(this.tokens.length - 1);
     if (follow && !this.scrolling) {
@@ -213,7 +227,7 @@ class TextPanel extends Panel {
       t.span.style.boxShadow = w > 0.02 ? `inset 0 -3px 0 rgba(40, 90, 220, ${w})` : '';
     });
     const promptWeight = mean.slice(0, prompt).reduce((a, b) => a + b, 0);
-    $(this.text, '.prompt').style.boxShadow = `inset 0 -3px 0 rgba(40, 90, 220, ${Math.min(1, promptWeight)})`;
+    for (const el of this.text.querySelectorAll('.prompt')) el.style.boxShadow = `inset 0 -3px 0 rgba(40, 90, 220, ${Math.min(1, promptWeight)})`;
   }
 
   inspect(span) {

@@ -1,11 +1,13 @@
 // Generation off the main thread: this worker owns the model and runs generate(); the page sends
 // { type: 'load', url } / { type: 'generate', id, options } / { type: 'stop' } and receives
 // progress, loaded, events (batched every ~30 ms, so the page redraws once per batch), error.
-import { loadModel, threads } from '/pkg/argen.mjs';
+import { loadModel, threads as threadCount } from '/pkg/argen.mjs';
 
 let model = null;
 let loading = null;  // the load in flight, so generate waits for it
 let controller = null;
+// ?threads=N on the page's URL overrides argen's default (all cores but one when isolated).
+const threads = Number(new URL(self.location.href).searchParams.get('threads')) || undefined;
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 
@@ -19,8 +21,8 @@ async function load(url) {
     if (now - last > 50 || loaded === total) post({ type: 'progress', url, loaded, total }), (last = now);
   };
   try {
-    model = await loadModel(url, { onProgress });
-    post({ type: 'loaded', url, info: model.info, threads: threads() });
+    model = await loadModel(url, { onProgress, threads });
+    post({ type: 'loaded', url, info: model.info, threads: threadCount() });
   } catch (e) {
     post({ type: 'error', url, message: e.message });
   }

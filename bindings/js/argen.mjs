@@ -13,10 +13,11 @@ const isNode = typeof process === 'object' && !!process.versions?.node;
 let corePromise = null;
 let coreThreads = 1;
 
-// Threads by default: in a cross-origin isolated page, the cores (at most 4); else 1.
+// Threads by default: in a cross-origin isolated page, all cores but one (left to the page), at
+// most 4; else 1. With one thread the single-threaded core loads.
 function defaultThreads() {
   if (!globalThis.crossOriginIsolated || typeof SharedArrayBuffer === 'undefined') return 1;
-  return Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 1));
+  return Math.max(1, Math.min(4, (globalThis.navigator?.hardwareConcurrency ?? 1) - 1));
 }
 
 // The wasm core, instantiated once per realm (page, worker or Node process): the threaded build
@@ -255,8 +256,8 @@ function imageEvents({ width, channels }) {
  * onProgress(loadedBytes, totalBytes) while fetching (total 0 when the server does not say);
  * name (for error messages); cache: the Cache API cache that keeps downloaded models in browsers
  * ('argen-models' by default; false: always fetch); threads: threads for matrix products, fixed by
- * the first loadModel (default: in a cross-origin isolated page the cores, at most 4, with the
- * threaded build; else 1). Results do not depend on the thread count.
+ * the first loadModel (default: in a cross-origin isolated page all cores but one, at most 4, with
+ * the threaded build when that is 2 or more; else 1). Results do not depend on the thread count.
  */
 export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads } = {}) {
   const [m, bytes] = await Promise.all([core(threads), readSource(source, onProgress, cache)]);
