@@ -7,6 +7,7 @@
 #include "generate/generator.h"
 #include "generate/media.h"
 #include "ops/parallel.h"
+#include "ops/roofline.h"
 
 using emscripten::val;
 
@@ -371,6 +372,12 @@ EMSCRIPTEN_BINDINGS(argen) {
       .function("generated", &AudioStream::generated);
   function("setThreads", +[](int n) { guarded([&] { ops::set_threads(n); return 0; }); });
   function("threads", &ops::threads);
+  function("roofline", +[] {  // bench/roofline.mjs
+    const auto r = ops::measure_roofline();
+    val o = val::object();
+    o.set("cacheGbps", r.cache_gbps), o.set("memoryGbps", r.memory_gbps), o.set("peakGflops", r.peak_gflops), o.set("simd", r.simd);
+    return o;
+  });
   class_<JsModel>("Model")
       .constructor<const val&, const std::string&>()
       .function("info", &JsModel::info)

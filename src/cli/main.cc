@@ -13,6 +13,7 @@
 #include "generate/generator.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
+#include "ops/roofline.h"
 
 #ifndef ARGEN_BUNDLED_TEXT_MODEL
 #define ARGEN_BUNDLED_TEXT_MODEL "models/bundled/kjv-lstm.safetensors"
@@ -30,6 +31,7 @@ const char* kUsage = R"(usage:
   argen info FILE                                         metadata, architecture, parameters, tensors
   argen eval [--model FILE] --text-file F [--dump-logits OUT.json]
                                                           bits per token and perplexity of a text
+  argen roofline                                          this machine's read bandwidth and SIMD peak, 1 thread
   argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
                                                           decode speed (greedy), steps per second;
                                                           image models: ms per image; audio models:
@@ -229,6 +231,12 @@ int main(int argc, char** argv) {
     if (cmd == "info") return cmd_info(a);
     if (cmd == "eval") return cmd_eval(a);
     if (cmd == "bench") return cmd_bench(a);
+    if (cmd == "roofline") {  // the machine's limits, one thread (bench/roofline.py)
+      const auto r = ops::measure_roofline();
+      std::printf("{\"engine\": \"native\", \"cache_gbps\": %.2f, \"memory_gbps\": %.2f, \"peak_gflops\": %.2f, \"simd\": \"%s\"}\n",
+                  r.cache_gbps, r.memory_gbps, r.peak_gflops, r.simd.c_str());
+      return 0;
+    }
     std::fprintf(stderr, "argen: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const std::exception& e) {

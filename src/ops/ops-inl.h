@@ -327,6 +327,40 @@ HWY_NOINLINE size_t ArgMax(const float* x, size_t n) {
   return 0;  // all NaN
 }
 
+// Roofline probes (bench only). ReadSum: the sum of n floats with four vector accumulators, bound
+// by how fast the memory holding them streams. FmaPeak: `iters` rounds of 8 independent vector
+// multiply-adds on registers, bound by the SIMD units (8 x Lanes x 2 flops per round).
+HWY_NOINLINE float ReadSum(const float* HWY_RESTRICT p, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    a0 = hn::Add(a0, hn::LoadU(d, p + i));
+    a1 = hn::Add(a1, hn::LoadU(d, p + i + N));
+    a2 = hn::Add(a2, hn::LoadU(d, p + i + 2 * N));
+    a3 = hn::Add(a3, hn::LoadU(d, p + i + 3 * N));
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+HWY_NOINLINE float FmaPeak(size_t iters, float m) {
+  const hn::ScalableTag<float> d;
+  const auto mul = hn::Set(d, m), add = hn::Set(d, 1e-7f);
+  auto a0 = hn::Set(d, 1.f), a1 = hn::Set(d, 2.f), a2 = hn::Set(d, 3.f), a3 = hn::Set(d, 4.f);
+  auto a4 = hn::Set(d, 5.f), a5 = hn::Set(d, 6.f), a6 = hn::Set(d, 7.f), a7 = hn::Set(d, 8.f);
+  for (size_t i = 0; i < iters; ++i) {
+    a0 = hn::MulAdd(a0, mul, add), a1 = hn::MulAdd(a1, mul, add), a2 = hn::MulAdd(a2, mul, add), a3 = hn::MulAdd(a3, mul, add);
+    a4 = hn::MulAdd(a4, mul, add), a5 = hn::MulAdd(a5, mul, add), a6 = hn::MulAdd(a6, mul, add), a7 = hn::MulAdd(a7, mul, add);
+  }
+  const auto s = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
+  return hn::GetLane(hn::SumOfLanes(d, s));
+}
+
+HWY_NOINLINE size_t FloatLanes() { return hn::Lanes(hn::ScalableTag<float>()); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace argen
 HWY_AFTER_NAMESPACE();

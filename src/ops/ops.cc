@@ -31,6 +31,9 @@ HWY_EXPORT(DotProduct);
 HWY_EXPORT(Axpy);
 HWY_EXPORT(RmsNorm);
 HWY_EXPORT(LayerNorm);
+HWY_EXPORT(ReadSum);
+HWY_EXPORT(FmaPeak);
+HWY_EXPORT(FloatLanes);
 
 namespace ops {
 namespace {
@@ -97,6 +100,10 @@ void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) {
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(LayerNorm)(x, w, b, eps, out, n);
 }
+
+float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }
+float fma_peak(size_t iters, float m) { return HWY_DYNAMIC_DISPATCH(FmaPeak)(iters, m); }
+size_t float_lanes() { return HWY_DYNAMIC_DISPATCH(FloatLanes)(); }
 
 const char* simd_target() {
 #if defined(__EMSCRIPTEN__)

@@ -37,6 +37,13 @@ void axpy(float alpha, const float* x, float* y, size_t n);
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n);
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n);
 
+// Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of 8
+// independent vector multiply-adds (8 * float_lanes() * 2 flops per round). Both return a value so
+// the work cannot be optimised away.
+float read_sum(const float* p, size_t n);
+float fma_peak(size_t iters, float m);
+size_t float_lanes();
+
 // Name of the SIMD target the dispatcher picked (for `argen info` and benchmarks).
 const char* simd_target();
 

@@ -1,0 +1,16 @@
+// The machine's limits, measured on one thread (bench only): read bandwidth from a buffer that
+// fits the last-level cache and from one that does not, and peak SIMD multiply-add throughput.
+#pragma once
+#include <string>
+
+namespace argen::ops {
+
+struct Roofline {
+  double cache_gbps = 0;   // 8 MiB buffer, read repeatedly (L3 here)
+  double memory_gbps = 0;  // 256 MiB buffer (DRAM)
+  double peak_gflops = 0;  // float32 multiply-adds on registers
+  std::string simd;
+};
+Roofline measure_roofline();
+
+}  // namespace argen::ops
