@@ -293,9 +293,19 @@ class JsModel {
  public:
   JsModel(const val& bytes, const std::string& source) {
     guarded([&] {
-      const size_t n = bytes["length"].as<size_t>();
-      std::vector<uint8_t> v(n);
-      val(emscripten::typed_memory_view(n, v.data())).call<void>("set", bytes);
+      const double n = bytes["length"].as<double>();
+      auto too_large = [&](const char* why) {
+        return Error(source + ": the model file is " + std::to_string(uint64_t(n)) + " bytes; " + why + " (the wasm heap holds at most " +
+                     std::to_string(kDefaultMemoryLimit) + " bytes)");
+      };
+      if (n > double(kDefaultMemoryLimit)) throw too_large("that is over the memory limit");
+      std::vector<uint8_t> v;
+      try {
+        v.resize(size_t(n));
+      } catch (const std::bad_alloc&) {
+        throw too_large("there is not enough free memory to hold it");
+      }
+      val(emscripten::typed_memory_view(v.size(), v.data())).call<void>("set", bytes);
       m_ = std::make_shared<Loaded>();
       m_->file = ModelFile::from_bytes(Bytes::from_vector(std::move(v)), source);
       m_->model = create_model(m_->file);

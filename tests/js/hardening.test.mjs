@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { argen, collect, goldenCases, root } from './helpers.mjs';
+import { argen, collect, goldenCases, pkg, root } from './helpers.mjs';
 
 const hostileDir = path.join(root, 'tests/hostile');
 const cases = goldenCases();
@@ -226,4 +226,13 @@ test('dispose() frees streams whose generators were never iterated', async () =>
   await round();
   const after = await argen.wasmMemoryBytes();
   assert.ok(after - peak < 8 << 20, `wasm memory grew from ${peak} to ${after} bytes: disposed streams were not freed`);
+});
+
+// A model file too large for the wasm heap is refused before any copy, with both sizes.
+test('a model file over the wasm memory limit is refused before it is copied, naming both sizes', async () => {
+  const { default: createArgenCore } = await import(path.join(pkg, 'argen-core.mjs'));
+  const core = await createArgenCore({ wasmBinary: readFileSync(path.join(pkg, 'argen-core.wasm')) });
+  const huge = { length: 5 * 2 ** 30 };  // what the binding reads first; nothing is allocated
+  assert.throws(() => new core.Model(huge, 'huge.safetensors'),
+    /huge\.safetensors: the model file is 5368709120 bytes; that is over the memory limit \(the wasm heap holds at most 4294967296 bytes\)/);
 });
