@@ -28,6 +28,14 @@ auto guarded(F f) -> decltype(f()) {
   }
 }
 
+// Native objects JS holds (models and streams), for leak checks: JS must delete every one.
+int live_objects = 0;
+struct Live {
+  Live() { ++live_objects; }
+  Live(const Live&) = delete;
+  ~Live() { --live_objects; }
+};
+
 struct Loaded {
   std::shared_ptr<ModelFile> file;
   std::unique_ptr<Model> model;
@@ -184,6 +192,7 @@ AudioOptions audio_options(const val& js, const ModelInfo& info) {
 
 class TextStream {
  public:
+  Live live_;
   TextStream(std::shared_ptr<Loaded> m, GenerateOptions o)
       : m_(std::move(m)), layer_(o.attention_layer), gen_(*m_->model, *m_->tokenizer, std::move(o)) {}
   // Up to `max_events` token events as an array of {id, text, logprob}; empty once finished.
@@ -237,6 +246,7 @@ class TextStream {
 
 class ImageStream {
  public:
+  Live live_;
   ImageStream(std::shared_ptr<Loaded> m, ImageOptions o) : m_(std::move(m)), gen_(*m_->model, std::move(o)) {}
   // Up to `n` levels: {pos, values: Uint8Array (the model's levels), logprobs: Float32Array,
   // prefix: number of them given by the prefix}; values empty once finished.
@@ -271,6 +281,7 @@ class ImageStream {
 
 class AudioStream {
  public:
+  Live live_;
   AudioStream(std::shared_ptr<Loaded> m, AudioOptions o) : m_(std::move(m)), gen_(*m_->model, std::move(o)) {}
   // The next chunk of samples as a Float32Array (a copy); empty once finished.
   val next() {
@@ -291,6 +302,7 @@ class AudioStream {
 
 class JsModel {
  public:
+  Live live_;
   JsModel(const val& bytes, const std::string& source) {
     guarded([&] {
       const double n = bytes["length"].as<double>();
@@ -382,6 +394,7 @@ EMSCRIPTEN_BINDINGS(argen) {
       .function("generated", &AudioStream::generated);
   function("setThreads", +[](int n) { guarded([&] { ops::set_threads(n); return 0; }); });
   function("threads", &ops::threads);
+  function("liveObjects", +[] { return live_objects; });
   function("roofline", +[] {  // bench/roofline.mjs
     const auto r = ops::measure_roofline();
     val o = val::object();

@@ -110,6 +110,8 @@ export interface LoadOptions {
 
 export function loadModel(source: string | URL | ArrayBuffer | ArrayBufferView, options?: LoadOptions): Promise<Model>;
 export function wasmMemoryBytes(): Promise<number>;
+export function liveNativeObjects(): Promise<number>;
+export function threads(): number;
 
 export interface CanvasLike {
   width: number;

@@ -270,6 +270,11 @@ export function threads() {
   return coreThreads;
 }
 
+/** Native objects (models and streams) alive in the core: for leak checks and diagnostics. */
+export async function liveNativeObjects() {
+  return (await core()).liveObjects();
+}
+
 /** Bytes of wasm memory in use by the core (grows, never shrinks): for leak checks and diagnostics. */
 export async function wasmMemoryBytes() {
   return (await core()).HEAP8.length;

@@ -150,6 +150,7 @@ test(`long run: ${process.env.ARGEN_LONGRUN ?? 1000} generate calls, mixed archi
     'llama_gqa_tied_bytes_d36_h6_kv2_l2', 'llama2c_stories_bpe_d24_h4_kv2_l2', 'transformer_pre_gelu_sin_scaled_final_bytes_d20_h4_l2',
     'hybrid_lstm_tanh_bytes_e16_d24_h3_r2_l1', 'pixelcnn_rgb_cond4_l8_4x7_f5_l2_skip5', 'pixelrnn_rgb_k5_l10_5x6_h4_l2_bf16',
     'wavenet_onehot_k2_spk3_r8_d6_s7_l6', 'wavenet_emb9_k1_r6_d5_s6_l6'];
+  const live0 = await argen.liveNativeObjects();
   const models = new Map();
   for (const n of names) models.set(n, { g: byName(n), m: await argen.loadModel(byName(n).file) });
   const warmup = Math.max(20, Math.floor(calls / 10));
@@ -200,7 +201,10 @@ test(`long run: ${process.env.ARGEN_LONGRUN ?? 1000} generate calls, mixed archi
     assert.ok(ended, `call ${i} (${g.name}): the stream ended without a done event`);
   }
   const heapEnd = await argen.wasmMemoryBytes();
+  // Every stream was deleted: only the models are alive, and none once disposed.
+  assert.equal(await argen.liveNativeObjects(), live0 + models.size, 'native streams left undeleted');
   for (const { m } of models.values()) m.dispose();
+  assert.equal(await argen.liveNativeObjects(), live0, 'native objects left after dispose');
   const growth = (heapEnd - heapAfterWarmup) / heapAfterWarmup;
   const seconds = (Date.now() - t0) / 1000;
   console.log(`# long run: ${calls} calls in ${seconds.toFixed(1)} s, wasm heap ${heapAfterWarmup} -> ${heapEnd} bytes ` +
