@@ -144,7 +144,7 @@ class TextPanel extends Panel {
     super('text', models, { temperature: 0.8 });
     $(this.form, '.modality-controls').append(
       h('label', { className: 'wide' }, 'Prompt', h('textarea', { name: 'prompt', rows: 2, value: 'And it came to pass' })),
-      h('label', {}, 'Length (tokens) ', h('input', { name: 'maxTokens', type: 'number', min: 1, max: 4096, value: 300 })),
+      h('label', {}, 'Length (tokens) ', h('input', { name: 'maxTokens', type: 'number', min: 1, max: 100000, value: 300 })),
       h('label', { className: 'attention-toggle' }, h('input', { name: 'attention', type: 'checkbox' }), ' show attention'),
     );
     this.text = h('div', { className: 'tokens', tabIndex: 0, role: 'log', ariaLabel: 'Generated text. Arrow keys move between tokens.' });

@@ -31,7 +31,7 @@ const measure = {
 };
 // Settings that make each generation long enough to watch and stop.
 const settings = {
-  text: async (page) => page.fill('#panel-text [name=maxTokens]', '2000'),
+  text: async (page) => page.fill('#panel-text [name=maxTokens]', '30000'),
   image: async (page) => page.fill('#panel-image [name=count]', '40'),
   audio: async (page) => {
     await page.fill('#panel-audio [name=seconds]', '20');
