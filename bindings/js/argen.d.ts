@@ -106,6 +106,8 @@ export interface LoadOptions {
   name?: string;
   /** Cache API cache for downloaded models in browsers; false: always fetch. Default 'argen-models'. */
   cache?: string | false;
+  /** Threads for matrix products, fixed by the first loadModel (> 1 loads the threaded core). */
+  threads?: number;
 }
 
 export function loadModel(source: string | URL | ArrayBuffer | ArrayBufferView, options?: LoadOptions): Promise<Model>;

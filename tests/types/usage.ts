@@ -16,7 +16,7 @@ export async function text(out: HTMLElement): Promise<string> {
 }
 
 export async function image(canvas: HTMLCanvasElement): Promise<void> {
-  const model = await loadModel(new Uint8Array(8), { cache: false });
+  const model = await loadModel(new Uint8Array(8), { cache: false, threads: 2 });
   const painter = createCanvasPainter(canvas, model.info, { scale: 8 });
   for await (const ev of model.generate({ label: 'Sneaker', seed: 1 })) {
     painter.draw(ev);
