@@ -11,6 +11,7 @@
 #include "codec/codec.h"
 #include "generate/media.h"
 #include "ops/ops.h"
+#include "ops/parallel.h"
 
 namespace argen {
 namespace {
@@ -172,7 +173,7 @@ int bench_media(const Args& a, const Model& model) {
     j["samples"] = n;
   }
   j["rates"] = rates;
-  j["threads"] = 1;
+  j["threads"] = ops::threads();
   j["runs"] = runs;
   j["simd"] = ops::simd_target();
   j["tokens"] = tokens;
