@@ -327,6 +327,32 @@ HWY_NOINLINE size_t ArgMax(const float* x, size_t n) {
   return 0;  // all NaN
 }
 
+// y = scale * (W8 x) + bias, W8 int8 [rows x cols] with one scale per row: a quarter of the bytes
+// of float32 weights. Each group of lanes is widened int8 -> int32 -> float and multiply-added into
+// two float accumulators per row.
+HWY_NOINLINE void MatVecQ8(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
+                           const float* HWY_RESTRICT x, const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const hn::Rebind<int8_t, decltype(df)> di8;
+  const size_t N = hn::Lanes(df);
+  const size_t cols_vec = cols - cols % (2 * N);
+  for (size_t r = 0; r < rows; ++r) {
+    const int8_t* w = W + r * cols;
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+    size_t c = 0;
+    for (; c < cols_vec; c += 2 * N) {
+      const auto w0 = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, w + c)));
+      const auto w1 = hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(di8, w + c + N)));
+      a0 = hn::MulAdd(w0, hn::LoadU(df, x + c), a0);
+      a1 = hn::MulAdd(w1, hn::LoadU(df, x + c + N), a1);
+    }
+    float s = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+    for (; c < cols; ++c) s += float(w[c]) * x[c];
+    y[r] = s * scale[r] + (bias ? bias[r] : 0.0f);
+  }
+}
+
 // Roofline probes (bench only). ReadSum: the sum of n floats with four vector accumulators, bound
 // by how fast the memory holding them streams. FmaPeak: `iters` rounds of 8 independent vector
 // multiply-adds on registers, bound by the SIMD units (8 x Lanes x 2 flops per round).

@@ -9,6 +9,7 @@
 #include "ops/ops-inl.h"
 
 #if HWY_ONCE
+#include <algorithm>
 #include <cmath>
 
 #include "hwy/targets.h"
@@ -31,6 +32,7 @@ HWY_EXPORT(DotProduct);
 HWY_EXPORT(Axpy);
 HWY_EXPORT(RmsNorm);
 HWY_EXPORT(LayerNorm);
+HWY_EXPORT(MatVecQ8);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
 HWY_EXPORT(FloatLanes);
@@ -99,6 +101,21 @@ void axpy(float alpha, const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATC
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(RmsNorm)(x, w, eps, out, n); }
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(LayerNorm)(x, w, b, eps, out, n);
+}
+
+void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecQ8)(W, scale, rows, cols, x, bias, y);
+}
+
+void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* w = W + r * cols;
+    float m = 0;
+    for (size_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(w[c]));
+    scale[r] = m > 0 ? m / 127.0f : 1.0f;
+    const float inv = 1.0f / scale[r];
+    for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(std::clamp(w[c] * inv, -127.0f, 127.0f)));
+  }
 }
 
 float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }

@@ -2,6 +2,7 @@
 // wasm). Ops know nothing of models. Each has a scalar reference in ops_ref.h that tests compare to.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace argen::ops {
 
@@ -36,6 +37,11 @@ void axpy(float alpha, const float* x, float* y, size_t n);
 // out may alias x.
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n);
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n);
+
+// int8 weights (not yet used by the models): W8 [rows x cols] int8 with a float scale per row,
+// y = scale * (W8 x) (+ bias). quantize_rows_q8 makes them: scale = max |row| / 127, q = round(w / scale).
+void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale);
 
 // Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of 8
 // independent vector multiply-adds (8 * float_lanes() * 2 flops per round). Both return a value so

@@ -12,6 +12,14 @@ inline void matvec(const float* W, size_t rows, size_t cols, const float* x, con
     y[r] = float(s);
   }
 }
+inline void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias,
+                      float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    double s = 0;
+    for (size_t c = 0; c < cols; ++c) s += double(W[r * cols + c]) * x[c];
+    y[r] = float(s * scale[r] + (bias ? bias[r] : 0.0));
+  }
+}
 inline void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
   for (size_t t = 0; t < n; ++t) matvec(W, rows, cols, X + t * cols, bias, Y + t * rows);
 }

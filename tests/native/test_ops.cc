@@ -32,6 +32,32 @@ TEST_CASE("matvec and matvec_acc match the scalar reference") {
   }
 }
 
+TEST_CASE("int8 matvec matches the scalar reference; quantized rows stay within half a step") {
+  for (size_t rows : {1, 3, 4, 9, 33}) {
+    for (size_t cols : kSizes) {
+      auto W = random_floats(rows * cols, 11 + rows * 31 + cols, 0.5f);
+      auto x = random_floats(cols, 13 + cols);
+      auto b = random_floats(rows, 17 + rows);
+      std::vector<int8_t> q(rows * cols);
+      std::vector<float> scale(rows), y(rows), yr(rows), yf(rows);
+      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < cols; ++c)  // round to nearest: within half a quantization step
+          CHECK(std::fabs(q[r * cols + c] * scale[r] - W[r * cols + c]) <= 0.5f * scale[r] * (1 + 1e-5f));
+      ops::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), y.data());
+      ops::ref::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), yr.data());
+      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+      // And close to the float32 product: the error is bounded by the rounding of each weight.
+      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
+      for (size_t r = 0; r < rows; ++r) {
+        double bound = 0;
+        for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * std::fabs(x[c]);
+        CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
+      }
+    }
+  }
+}
+
 TEST_CASE("elementwise ops match the scalar reference, extremes included") {
   for (size_t n : kSizes) {
     auto a = random_floats(n, 3 + n, 12.f), b = random_floats(n, 5 + n, 3.f);
