@@ -120,3 +120,14 @@ TEST_CASE("hybrid: bad configs and disagreeing tensors give specific errors") {
   load_fails([](auto& c) { c["rnn_layers"] = 2; }, {"tensor 'rnn.weight_ih_l1' is missing"}, kHybrid);
   load_fails([](auto& c) { c["embedding_dim"] = 20; }, {"tensor 'embed.weight' has shape [20, 12], expected [20, 20]"}, kHybrid);
 }
+
+TEST_CASE("image and audio models: a missing image shape or sample rate is an error naming the key") {
+  const std::string pixelcnn = kDir + "pixelcnn_gray_l16_5x6_f6_l3.safetensors";
+  const std::string pixelrnn = kDir + "pixelrnn_rgb_l8_4x7_h6_l3_k3.safetensors";
+  const std::string wavenet = kDir + "wavenet_emb9_k1_r6_d5_s6_l6.safetensors";
+  for (const auto& path : {pixelcnn, pixelrnn})
+    for (const char* key : {"height", "width", "channels"})
+      load_fails([&](auto& c) { c.erase(key); }, {std::string("config key '") + key + "' is missing"}, path);
+  load_fails([](auto& c) { c.erase("sample_rate"); }, {"config key 'sample_rate' is missing"}, wavenet);
+  load_fails([](auto& c) { c["channels"] = 3; }, {"head.out2.weight", "[16, 10, 1, 1]", "expected [48, 10, 1, 1]"}, pixelcnn);
+}
