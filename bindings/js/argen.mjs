@@ -309,7 +309,8 @@ export function createCanvasPainter(canvas, info, { scale = 4 } = {}) {
  * Plays an audio stream through Web Audio while it is generated: push(samples) schedules each chunk
  * right after the previous one (gap-free while generation keeps ahead of playback). A chunk that
  * arrives after the previous one finished playing is an underrun: it is counted, and playback
- * restarts `latency` seconds later. `context` is an AudioContext (resumed by the page).
+ * restarts `latency` seconds later, the latency doubling with each underrun (up to 2 s) so that a
+ * generator slower than real time plays in fewer, longer stretches. `context` is an AudioContext.
  */
 export function createAudioPlayer(context, { sampleRate, latency = 0.15 } = {}) {
   let next = 0;
@@ -328,6 +329,7 @@ export function createAudioPlayer(context, { sampleRate, latency = 0.15 } = {}) 
       if (next === 0) next = now + latency;
       else if (next < now) {
         player.underruns++;
+        latency = Math.min(2, latency * 2);
         next = now + latency;
       }
       src.start(next);

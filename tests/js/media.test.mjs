@@ -179,7 +179,7 @@ test('encodeWav writes a 16-bit PCM mono RIFF file', () => {
   assert.deepEqual([0, 1, 2, 3, 4].map((i) => v.getInt16(44 + 2 * i, true)), [0, 32767, -32767, 32767, 16384]);
 });
 
-test('createAudioPlayer schedules chunks back to back, and counts an underrun when one comes late', () => {
+test('createAudioPlayer schedules chunks back to back, counts underruns and buffers longer after each', () => {
   const starts = [];
   const ctx = {
     currentTime: 10, sampleRate: 48000, destination: {},
@@ -194,8 +194,12 @@ test('createAudioPlayer schedules chunks back to back, and counts an underrun wh
   assert.deepEqual(starts.map((t) => +t.toFixed(6)), [10.1, 10.2, 10.3, 10.4]);  // gap-free
   assert.equal(player.underruns, 0);
   assert.ok(Math.abs(player.bufferedSeconds - 0.3) < 1e-9);
-  ctx.currentTime = 11;  // the queue ran dry
+  ctx.currentTime = 11;  // the queue ran dry: restart later, with twice the latency
   player.push(new Float32Array(1600));
   assert.equal(player.underruns, 1);
-  assert.equal(+starts.at(-1).toFixed(6), 11.1);
+  assert.equal(+starts.at(-1).toFixed(6), 11.2);
+  ctx.currentTime = 12;
+  player.push(new Float32Array(1600));
+  assert.equal(player.underruns, 2);
+  assert.equal(+starts.at(-1).toFixed(6), 12.4);
 });
