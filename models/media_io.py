@@ -4,11 +4,25 @@ Used by train_image.py (sample grids) and train_audio.py (WAVs and spectrograms)
 matplotlib needed.
 """
 
+import os
 import struct
 import wave
 import zlib
 
 import torch
+
+
+def training_device(name):
+    """torch.device(name) set up for training, and the autocast context to train under: bf16 with
+    TF32 matmuls on CUDA, plain float32 on at most 2 CPU threads."""
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        return device, lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    return device, lambda: torch.autocast("cpu", enabled=False)
 
 
 def write_png(path, pixels):

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from media_io import colormap, log_spectrogram, read_wav, write_png, write_wav  # noqa: E402
+from media_io import colormap, log_spectrogram, read_wav, training_device, write_png, write_wav  # noqa: E402
 from wavenet import WaveNet, mu_law_decode, mu_law_encode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -282,19 +282,7 @@ def main():
     if args.prepare:
         return
     torch.manual_seed(args.seed)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-
-        def autocast():
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-    else:
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-
-        def autocast():
-            return torch.autocast("cpu", enabled=False)
+    device, autocast = training_device(args.device)
 
     train, test = data["train"], data["test"]
     print(f"data {path}: {len(train)} train ({sum(len(c) for c, _ in train) / SR:.0f}s), "

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from image_models import GatedPixelCNN, PixelRNN  # noqa: E402
-from media_io import write_png  # noqa: E402
+from media_io import training_device, write_png  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -163,19 +163,7 @@ def main():
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-
-        def autocast():
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-    else:
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-
-        def autocast():
-            return torch.autocast("cpu", enabled=False)
+    device, autocast = training_device(args.device)
 
     ckpt_path = args.checkpoint or os.path.join(HERE, "checkpoints", f"fashion-{args.arch}.pt")
     data, data_dir = load_fashion(args.data)

@@ -76,6 +76,12 @@ void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_di
                    std::to_string(uint64_t(bytes)) + " bytes per stream, over the limit of " + std::to_string(kMaxCacheBytes));
 }
 
+void check_state_bytes(const ModelFile& mf, uint64_t bytes, const char* what) {
+  if (bytes > kMaxCacheBytes)
+    throw mf.error(std::string(what) + " would need " + std::to_string(bytes >> 20) + " MiB, over the limit of " +
+                   std::to_string(kMaxCacheBytes >> 20) + " MiB");
+}
+
 float config_positive(const ModelFile& mf, const std::string& key, float fallback) {
   if (!mf.config().contains(key)) return fallback;
   const auto& v = mf.config()[key];

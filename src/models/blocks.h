@@ -82,6 +82,9 @@ class CachedModel : public Model {
 constexpr uint64_t kMaxCacheBytes = uint64_t(2) << 30;
 // Counts the keys, values and the attention weights of `heads` heads (KVCache::init's buffers).
 void check_cache_size(const ModelFile& mf, int layers, int context, size_t kv_dim, int heads);
+// Refuses, at load, a per-stream state (`what`: "the generation cache", "the dilation queues") of
+// more than kMaxCacheBytes.
+void check_state_bytes(const ModelFile& mf, uint64_t bytes, const char* what);
 // A positive number from the config (eps, rope theta), or `fallback` when absent.
 float config_positive(const ModelFile& mf, const std::string& key, float fallback);
 // Throws unless every token is in the vocabulary and positions pos..pos+n-1 fit the context.

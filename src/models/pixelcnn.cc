@@ -38,10 +38,7 @@ class PixelCNN : public RasterModel {
     k_ = int(mf.config_int("input_kernel", 3, 63, 7));
     S_ = int(mf.config_int("skip", 0, 1 << 16, 0));
     if (k_ % 2 == 0) throw mf.error("config key 'input_kernel' must be odd, found " + std::to_string(k_));
-    const uint64_t state_bytes = 2 * uint64_t(L_ + 1) * H_ * W_ * F_ * sizeof(float);
-    if (state_bytes > kMaxCacheBytes)
-      throw mf.error("the generation cache would need " + std::to_string(state_bytes >> 20) + " MiB, over the limit of " +
-                     std::to_string(kMaxCacheBytes >> 20) + " MiB");
+    check_state_bytes(mf, 2 * uint64_t(L_ + 1) * H_ * W_ * F_ * sizeof(float), "the generation cache");
     const int64_t F = F_, F2 = 2 * F_, k = k_;
     v_in_ = conv_matrix(weight("v_in.weight", {F, C_, k / 2, k}));
     v_in_b_ = weight("v_in.bias", {F});

@@ -37,10 +37,7 @@ class PixelRNN : public RasterModel {
     L_ = int(mf.config_int("layers", 1, 1024));
     k_ = int(mf.config_int("kernel", 3, 63, 3));
     if (k_ % 2 == 0) throw mf.error("config key 'kernel' must be odd, found " + std::to_string(k_));
-    const uint64_t state_bytes = 3 * uint64_t(L_) * H_ * W_ * N_ * sizeof(float);
-    if (state_bytes > kMaxCacheBytes)
-      throw mf.error("the generation cache would need " + std::to_string(state_bytes >> 20) + " MiB, over the limit of " +
-                     std::to_string(kMaxCacheBytes >> 20) + " MiB");
+    check_state_bytes(mf, 3 * uint64_t(L_) * H_ * W_ * N_ * sizeof(float), "the generation cache");
     const int64_t N = N_, G = 4 * N_;
     for (int l = 0; l < L_; ++l) {
       const std::string p = "layers." + std::to_string(l) + ".";

@@ -59,9 +59,7 @@ class WaveNet : public Model {
         throw mf.error("config key 'dilations' holds " + json_brief(d) + ", expected integers 1..1048576");
       ring += uint64_t(d.get<int64_t>()) * R_;
     }
-    if (ring * sizeof(float) > kMaxCacheBytes)
-      throw mf.error("the dilation queues would need " + std::to_string((ring * sizeof(float)) >> 20) + " MiB, over the limit of " +
-                     std::to_string(kMaxCacheBytes >> 20) + " MiB");
+    check_state_bytes(mf, ring * sizeof(float), "the dilation queues");
     describe(Q_, 0);
     info_.sample_rate = rate_;
     info_.num_labels = speakers_;

@@ -46,7 +46,7 @@ constexpr size_t kParallelMinWeights = size_t(1) << 15;
 
 struct Product {
   const float *W, *x, *bias;
-  size_t cols, n;
+  size_t cols;
   float* y;
 };
 
@@ -64,7 +64,7 @@ void matvec_acc_rows(size_t b, size_t e, void* p) {
 
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
   if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVec)(W, rows, cols, x, bias, y);
-  Product m{W, x, bias, cols, 1, y};
+  Product m{W, x, bias, cols, y};
   parallel_for(rows, 4, matvec_rows, &m);
 }
 void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
@@ -79,7 +79,7 @@ void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, 
 }
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);
-  Product m{W, x, nullptr, cols, 1, y};
+  Product m{W, x, nullptr, cols, y};
   parallel_for(rows, 4, matvec_acc_rows, &m);
 }
 void add(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Add)(a, b, out, n); }
