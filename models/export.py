@@ -32,6 +32,7 @@ CLI (see --help):
 """
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -54,6 +55,23 @@ _DTYPE_ALIASES = {"float32": "float32", "f32": "float32", "fp32": "float32",
 
 
 # ----------------------------------------------------------------------------- inspection
+
+
+@contextlib.contextmanager
+def _eval_mode(module):
+    """The module in eval mode for the block, then back in the mode it was in."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def _random_tokens(vocab_size, length, seed):
+    """tokens [2, length] to compare a module's forward with the reference on."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, vocab_size, (2, length), generator=g)
 
 def _find(module, types):
     return [(name, m) for name, m in module.named_modules() if isinstance(m, types)]
@@ -287,16 +305,10 @@ def verify_transformer(module, arch, config, tensors, seed=0, length=9, atol=1e-
         head, emb = _TIED_HEAD[arch]
         sd[head] = sd[emb]
     ref.load_state_dict(sd)
-    g = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(0, config["vocab_size"], (2, min(length, config["context_length"])), generator=g)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            got = module(tokens)
-            want = ref.eval()(tokens)
-    finally:
-        module.train(was_training)
+    tokens = _random_tokens(config["vocab_size"], min(length, config["context_length"]), seed)
+    with _eval_mode(module), torch.no_grad():
+        got = module(tokens)
+        want = ref.eval()(tokens)
     err = (got.float() - want).abs().max().item()
     if not err <= atol * max(1.0, want.abs().max().item()):
         raise ValueError(f"the module's forward differs from the {arch} reference forward "
@@ -519,25 +531,19 @@ def _encoder_user_outputs(module, tokens):
 def verify_encoder(module, config, tensors, embed_scale=None, seed=0, length=9, atol=1e-4):
     """Run the module's forward and the reference forward of the exported tensors; pick
     embed_scale (when None: the one that matches). -> embed_scale, or ValueError."""
-    g = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(0, config["vocab_size"], (2, min(length, config["context_length"])), generator=g)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            outs = list(_encoder_user_outputs(module, tokens))
-            if not outs:
-                raise ValueError("could not call the module's forward with tokens [B, T] or [T, B] "
-                                 "(optionally plus a causal mask); pass verify=False and embed_scale=")
-            best = None
-            for scale in ([embed_scale] if embed_scale is not None else [False, True]):
-                want = _encoder_reference(dict(config, embed_scale=scale), tensors)(tokens)
-                for got in outs:
-                    err = (got.float() - want).abs().max().item() / max(1.0, want.abs().max().item())
-                    if best is None or err < best[0]:
-                        best = (err, scale)
-    finally:
-        module.train(was_training)
+    tokens = _random_tokens(config["vocab_size"], min(length, config["context_length"]), seed)
+    with _eval_mode(module), torch.no_grad():
+        outs = list(_encoder_user_outputs(module, tokens))
+        if not outs:
+            raise ValueError("could not call the module's forward with tokens [B, T] or [T, B] "
+                             "(optionally plus a causal mask); pass verify=False and embed_scale=")
+        best = None
+        for scale in ([embed_scale] if embed_scale is not None else [False, True]):
+            want = _encoder_reference(dict(config, embed_scale=scale), tensors)(tokens)
+            for got in outs:
+                err = (got.float() - want).abs().max().item() / max(1.0, want.abs().max().item())
+                if best is None or err < best[0]:
+                    best = (err, scale)
     if not best[0] <= atol:
         raise ValueError("the module's forward differs from embedding (* sqrt(d_model)) + positions -> "
                          f"causal nn.TransformerEncoder -> linear (relative max |diff| {best[0]:.3g}): "
@@ -723,14 +729,9 @@ def verify_media(module, arch, config, tensors, seed=0, length=20, atol=1e-4):
         n = config["num_classes"]
     cond = torch.randint(0, n, (1,), generator=g) if n else None
     dev = next((p.device for p in module.parameters()), torch.device("cpu"))
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            got = module(x.to(dev), None if cond is None else cond.to(dev)).float().cpu()
-            want = ref(x, cond)
-    finally:
-        module.train(was_training)
+    with _eval_mode(module), torch.no_grad():
+        got = module(x.to(dev), None if cond is None else cond.to(dev)).float().cpu()
+        want = ref(x, cond)
     err = (got - want).abs().max().item()
     if not err <= atol * max(1.0, want.abs().max().item()):
         raise ValueError(f"the module's forward differs from the {arch} reference forward "
@@ -819,15 +820,9 @@ def verify_forward(module, arch, config, tensors, seed=0, length=9, atol=1e-4):
     """Best-effort check that argen's computation (embedding/one-hot -> rnn -> head, nothing
     else) reproduces the module's own forward. Returns True (matches), None (could not call
     the module's forward with tokens) or raises ValueError (mismatch)."""
-    g = torch.Generator().manual_seed(seed)
-    tokens = torch.randint(0, config["vocab_size"], (2, length), generator=g)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            got = _try_user_forward(module, tokens, config["vocab_size"], config["input"] == "one_hot")
-    finally:
-        module.train(was_training)
+    tokens = _random_tokens(config["vocab_size"], length, seed)
+    with _eval_mode(module), torch.no_grad():
+        got = _try_user_forward(module, tokens, config["vocab_size"], config["input"] == "one_hot")
     if got is None:
         return None
     want = _reference_logits(arch, config, tensors, tokens)
