@@ -303,7 +303,7 @@ class AudioStream {
 class JsModel {
  public:
   Live live_;
-  JsModel(const val& bytes, const std::string& source) {
+  JsModel(const val& bytes, const std::string& source, const std::string& weights) {
     guarded([&] {
       const double n = bytes["length"].as<double>();
       auto too_large = [&](const char* why) {
@@ -319,7 +319,10 @@ class JsModel {
       }
       val(emscripten::typed_memory_view(v.size(), v.data())).call<void>("set", bytes);
       m_ = std::make_shared<Loaded>();
-      m_->file = ModelFile::from_bytes(Bytes::from_vector(std::move(v)), source);
+      LoadOptions opts;
+      if (weights != "f32" && weights != "int8") throw Error("weights must be 'f32' or 'int8', found '" + weights + "'");
+      opts.int8 = weights == "int8";
+      m_->file = ModelFile::from_bytes(Bytes::from_vector(std::move(v)), source, opts);
       m_->model = create_model(m_->file);
       if (m_->file->modality() == "text")
         m_->tokenizer = Tokenizer::from_json(m_->file->tokenizer(), m_->model->info().vocab_size, source);
@@ -338,6 +341,7 @@ class JsModel {
     o.set("contextLength", i.context_length);
     o.set("parameters", double(i.parameters));
     o.set("fileSize", double(m_->file->file_size()));
+    o.set("weights", std::string(m_->file->int8() ? "int8" : "f32"));
     if (m_->tokenizer) o.set("tokenizer", m_->tokenizer->type());
     if (i.modality == "image") o.set("height", i.height), o.set("width", i.width), o.set("channels", i.channels);
     if (i.modality == "audio") o.set("sampleRate", i.sample_rate);
@@ -402,7 +406,7 @@ EMSCRIPTEN_BINDINGS(argen) {
     return o;
   });
   class_<JsModel>("Model")
-      .constructor<const val&, const std::string&>()
+      .constructor<const val&, const std::string&, const std::string&>()
       .function("info", &JsModel::info)
       .function("generate", &JsModel::generate, allow_raw_pointers())
       .function("generateImage", &JsModel::generate_image, allow_raw_pointers())

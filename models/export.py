@@ -51,7 +51,20 @@ FORMAT = "argen/1"
 _ARCH_OF = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}
 _DTYPE_ALIASES = {"float32": "float32", "f32": "float32", "fp32": "float32",
                   "float16": "float16", "f16": "float16", "fp16": "float16", "half": "float16",
-                  "bfloat16": "bfloat16", "bf16": "bfloat16"}
+                  "bfloat16": "bfloat16", "bf16": "bfloat16", "int8": "int8", "i8": "int8"}
+
+
+def quantize_rows(a):
+    """float array [rows, ...] -> (int8 array, float32 scales [rows]): per row (first axis)
+    scale = max |row| / 127 (1 for a zero row), q = round(w / scale), ties to even: the rule of
+    argen's ops::quantize_rows_q8, so argen re-quantizing the dequantized weights at load gets
+    these codes back exactly."""
+    a = np.asarray(a, dtype=np.float32)
+    rows = a.reshape(a.shape[0], -1)
+    m = np.abs(rows).max(axis=1)
+    scale = np.where(m > 0, m / np.float32(127), np.float32(1)).astype(np.float32)
+    q = np.clip(np.rint(rows * (np.float32(1) / scale)[:, None]), -127, 127).astype(np.int8)
+    return q.reshape(a.shape), scale
 
 
 # ----------------------------------------------------------------------------- inspection
@@ -841,7 +854,9 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
 
     tokenizer: 'bytes', a list (or string) of single characters, or a dict
                {"type": "bytes"|"chars", "vocab": [...], "bos": id}.
-    dtype:     'float32' | 'float16' | 'bfloat16' (storage type of every tensor).
+    dtype:     'float32' | 'float16' | 'bfloat16' (storage type of every tensor), or 'int8':
+               every tensor of 2+ dimensions as I8 plus `<name>.scale` (F32, one scale per
+               row; quantize_rows), the rest float32. argen multiplies by int8 weights then.
     verify:    also run the module's own forward (if it accepts tokens[B,T]) and check that
                argen's computation gives the same logits; raises ValueError if not.
     context_length, embed_scale: arch "transformer" only (see inspect_encoder): the context
@@ -856,7 +871,7 @@ def export(module, path, tokenizer="bytes", dtype="float32", name=None, descript
     """
     dtype = _DTYPE_ALIASES.get(str(dtype).replace("torch.", ""))
     if dtype is None:
-        raise ValueError("dtype must be float32, float16 or bfloat16")
+        raise ValueError("dtype must be float32, float16, bfloat16 or int8")
     arch = media_arch(module)
     if arch:
         arch, config, tensors = inspect_media(module, labels)
@@ -946,6 +961,13 @@ def _write(path, arch, config, tensors, tok, dtype, name, description, trained_o
         out = {k: a.astype(np.float16) for k, a in tensors.items()}
     elif dtype == "bfloat16":
         out = {k: st.BF16(st.float32_to_bf16_bits(a)) for k, a in tensors.items()}
+    elif dtype == "int8":
+        out = {}
+        for k, a in tensors.items():
+            if np.ndim(a) >= 2 and np.shape(a)[0] > 0:
+                out[k], out[k + ".scale"] = quantize_rows(a)
+            else:
+                out[k] = a
     else:
         out = tensors
 
@@ -966,8 +988,15 @@ def _write(path, arch, config, tensors, tok, dtype, name, description, trained_o
 def round_trip_dtype(module, dtype):
     """Round every floating parameter/buffer of `module` in place to `dtype` and back to
     float32 (what argen will see after loading a float16/bfloat16 export)."""
-    tdt = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[
-        _DTYPE_ALIASES[dtype]]
+    dtype = _DTYPE_ALIASES[dtype]
+    with torch.no_grad():
+        if dtype == "int8":  # tensors of 2+ dimensions as their int8 codes times row scales
+            for t in module.parameters():
+                if t.dim() >= 2 and t.shape[0] > 0:
+                    q, scale = quantize_rows(t.detach().float().numpy())
+                    t.copy_(torch.from_numpy(q.astype(np.float32) * scale.reshape((-1,) + (1,) * (t.dim() - 1))))
+            return module
+    tdt = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[dtype]
     with torch.no_grad():
         for t in list(module.parameters()) + list(module.buffers()):
             if t.is_floating_point():

@@ -13,7 +13,8 @@ logits[i] are PyTorch's float32 logits after consuming tokens[0..i] from the zer
 written as repr() of the float32 values converted to Python floats (exact). For the F16 and
 BF16 cases the weights are first rounded to that dtype and back to float32, and the logits
 are those of the rounded model, so they are exactly what the stored file describes.
-index.json lists the cases: {"cases": [...]}.
+index.json lists the cases: {"cases": [...], "int8_cases": [...]} (int8_cases: files stored with
+int8 weights; their logits are the dequantized model's).
 
 Image cases (arch pixelcnn / pixelrnn):
     {"model": ..., "arch": ..., "label": int or null, "tokens": [H*W*C levels in raster order
@@ -214,6 +215,15 @@ CASES = [
 
 # image / audio cases: name, builder, label (class / speaker id or None), labels (names or
 # None), storage dtype, T (audio only). Their seeds follow the text cases' (index len(CASES) + i).
+# int8 storage (export dtype="int8"), listed under "int8_cases" in index.json: argen multiplies
+# by int8 weights and int8 activations, so these match PyTorch (on the dequantized weights)
+# within test_int8.cc's bound, not 1e-4. Written after the others so their seeds stay put.
+INT8_CASES = [
+    ("llama_int8_chars_d32_h4_kv2_l2",
+     lambda: Llama(20, 32, 2, 4, context_length=13, n_kv_heads=2, hidden_dim=48), "chars", "\nle sel, ici.", "int8"),
+    ("lstm_int8_emb_bytes_h40_l2", _ref("lstm", 256, 40, 2, 16), "bytes", "int8 rows", "int8"),
+]
+
 MEDIA_CASES = [
     ("pixelcnn_gray_l16_5x6_f6_l3",
      lambda: GatedPixelCNN(5, 6, 1, 16, filters=6, layers=3, input_kernel=7, head_hidden=10), None, None,
@@ -242,6 +252,13 @@ MEDIA_CASES = [
     ("wavenet_onehot_k3_r6_d4_s5_l5_f16",
      lambda: WaveNet([1, 2, 4, 8, 2], residual_channels=6, dilation_channels=4, skip_channels=5,
                      head_hidden=8, input="one_hot", input_kernel=3), None, None, "float16", 30),
+    # int8 storage (see INT8_CASES)
+    ("pixelcnn_int8_gray_cond2_l16_5x6_f6_l3",
+     lambda: GatedPixelCNN(5, 6, 1, 16, filters=6, layers=3, num_classes=2, head_hidden=10), 1, None, "int8", None),
+    ("wavenet_int8_emb8_k2_r8_d6_s7_l6",
+     lambda: WaveNet([1, 2, 4, 8, 1, 2], residual_channels=8, dilation_channels=6, skip_channels=7,
+                     head_hidden=10, input="embedding", embedding_dim=8, input_kernel=2), None, None,
+     "int8", 40),
 ]
 
 
@@ -413,10 +430,10 @@ def export_llama2c(module, path, name):
 
 def generate(outdir, verbose=True):
     os.makedirs(outdir, exist_ok=True)
-    names = []
+    names, int8_names = [], []
     for i, (name, build, tok, text, dtype) in enumerate(CASES):
         meta, tokens, logits = write_case(outdir, i, name, build, tok, text, dtype)
-        names.append(name)
+        (int8_names if dtype == "int8" else names).append(name)
         if verbose:
             cfg = json.loads(meta["config"])
             if meta["arch"] == "transformer":
@@ -431,16 +448,20 @@ def generate(outdir, verbose=True):
                   f"max|.| {logits.abs().max().item():.2f}")
     for j, (name, build, label, labels, dtype, T) in enumerate(MEDIA_CASES):
         meta, tokens, logits = write_media_case(outdir, len(CASES) + j, name, build, label, labels, dtype, T)
-        names.append(name)
+        (int8_names if dtype == "int8" else names).append(name)
         if verbose:
             spread = (logits - logits.mean(1, keepdim=True)).std(0).max().item()  # across positions
             print(f"{name:40s} {meta['arch']:8s} {dtype:8s} N={len(tokens):3d} logits std "
                   f"{logits.std().item():.2f} max|.| {logits.abs().max().item():.2f} "
                   f"min row-to-row spread {(logits[1:] - logits[:-1]).abs().max(1).values.min().item():.3f} "
                   f"spread {spread:.2f}")
+    first = len(CASES) + len(MEDIA_CASES)
+    for k, (name, build, tok, text, dtype) in enumerate(INT8_CASES):
+        write_case(outdir, first + k, name, build, tok, text, dtype)
+        int8_names.append(name)
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
-        f.write(json.dumps({"cases": names}, indent=2) + "\n")
-    return names
+        f.write(json.dumps({"cases": names, "int8_cases": int8_names}, indent=2) + "\n")
+    return names + int8_names
 
 
 def main():

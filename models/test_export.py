@@ -295,7 +295,7 @@ def rejects_what_argen_cannot_run():
     raises(lambda: export(m, path("x.safetensors"), tokenizer=list("aacdefghijklmnopqrst")), "duplicate")
     raises(lambda: export(m, path("x.safetensors"),
                           tokenizer={"type": "chars", "vocab": list("abcdefghijklmnopqrst"), "bos": 20}), "bos")
-    raises(lambda: export(m, path("x.safetensors"), dtype="int8"), "dtype")
+    raises(lambda: export(m, path("x.safetensors"), dtype="int4"), "dtype")
 
 
 @check
@@ -939,7 +939,36 @@ def media_export_rejects():
     m = _media_randomize(Doubled([1, 2], 4, 3, 2, 5), 1)
     raises(lambda: export(m, path("x.safetensors")), "differs")
     export(m, path("x.safetensors"), verify=False)
-    raises(lambda: export(WaveNet([1], 4, 3, 2, 5), path("x.safetensors"), dtype="int8"), "dtype")
+    raises(lambda: export(WaveNet([1], 4, 3, 2, 5), path("x.safetensors"), dtype="int4"), "dtype")
+
+
+@check
+def int8_export_stores_codes_and_row_scales():
+    from export import quantize_rows
+    torch.manual_seed(3)
+    m = Llama(20, 16, 1, 2, context_length=8, hidden_dim=24)
+    export(m, path("q.safetensors"), tokenizer=list("abcdefghijklmnopqrst"), dtype="int8")
+    tensors, _ = st.load(path("q.safetensors"))
+    sd = m.state_dict()
+    for k, v in sd.items():
+        w = v.float().numpy()
+        if w.ndim >= 2:
+            q, s = tensors[k], tensors[k + ".scale"]
+            assert q.dtype == np.int8 and s.dtype == np.float32 and s.shape == (w.shape[0],), k
+            assert np.abs(q).max() == 127  # the largest weight of some row maps to +-127
+            rows = w.reshape(w.shape[0], -1)
+            deq = (q.reshape(w.shape[0], -1).astype(np.float32) * s[:, None])
+            assert np.all(np.abs(deq - rows) <= s[:, None] / 2 * (1 + 1e-6)), k  # within half a step
+        else:
+            assert tensors[k].dtype == np.float32 and k + ".scale" not in tensors, k
+    # zero rows get scale 1; ties round to even like argen's lrint
+    q, s = quantize_rows(np.array([[0.0, 0.0], [127.0, 2.5]], dtype=np.float32))
+    assert s.tolist() == [1.0, 1.0] and q.tolist() == [[0, 0], [127, 2]]
+    # round_trip_dtype("int8") gives the weights argen sees: the dequantized codes
+    rt = round_trip_dtype(Llama(20, 16, 1, 2, context_length=8, hidden_dim=24), "int8")
+    w = rt.state_dict()["layers.0.attention.wq.weight"].numpy()
+    q, s = quantize_rows(w)
+    assert np.array_equal(q.astype(np.float32) * s[:, None], w)
 
 
 @check

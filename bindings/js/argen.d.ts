@@ -11,6 +11,8 @@ export interface ModelInfo {
   contextLength: number;
   parameters: number;
   fileSize: number;
+  /** The weight matrices' type: 'int8' when loaded with weights: 'int8' or from an int8 file. */
+  weights: 'f32' | 'int8';
   metadata: Record<string, string>;
   attentionLayers: number;
   attentionHeads: number;
@@ -108,6 +110,8 @@ export interface LoadOptions {
   cache?: string | false;
   /** Threads for matrix products, fixed by the first loadModel (> 1 loads the threaded core). */
   threads?: number;
+  /** 'int8': quantize weight matrices at load (per-row scales). Default 'f32'. */
+  weights?: 'f32' | 'int8';
 }
 
 export function loadModel(source: string | URL | ArrayBuffer | ArrayBufferView, options?: LoadOptions): Promise<Model>;

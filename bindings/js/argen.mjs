@@ -258,11 +258,15 @@ function imageEvents({ width, channels }) {
  * ('argen-models' by default; false: always fetch); threads: threads for matrix products, fixed by
  * the first loadModel (default: in a cross-origin isolated page all cores but one, at most 4, with
  * the threaded build when that is 2 or more; else 1). Results do not depend on the thread count.
+ * weights: 'f32' (default) or 'int8': weight matrices quantized at load to int8 with a scale per
+ * row (a quarter of the bytes per step; logits within about 1% — see bench/README.md); a file
+ * exported with int8 tensors loads as int8 either way. info.weights says which.
  */
-export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads } = {}) {
+export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads, weights = 'f32' } = {}) {
+  if (weights !== 'f32' && weights !== 'int8') throw new Error(`argen: weights must be 'f32' or 'int8', found ${weights}`);
   const [m, bytes] = await Promise.all([core(threads), readSource(source, onProgress, cache)]);
   const label = name ?? (typeof source === 'string' ? source : 'model bytes');
-  return new Model(new m.Model(bytes, label));
+  return new Model(new m.Model(bytes, label, weights));
 }
 
 /** Threads the core uses for matrix products (after the first loadModel; 1 before). */

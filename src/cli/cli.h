@@ -23,7 +23,7 @@ inline Args parse_args(int argc, char** argv, int from) {
                                  "--min-p", "--repetition-penalty", "--repetition-window", "--seed", "--stop",
                                  "--text-file", "--dump-logits", "--prompt-tokens", "--tokens", "--runs",
                                  "--logprobs", "--attention-layer", "--out", "--label", "--grid", "--seconds",
-                                 "--samples", "--speaker", "--prime", "--check", "--threads"};
+                                 "--samples", "--speaker", "--prime", "--check", "--threads", "--weights", "--elements"};
   Args a;
   for (int i = from; i < argc; ++i) {
     std::string k = argv[i];

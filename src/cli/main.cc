@@ -31,6 +31,9 @@ const char* kUsage = R"(usage:
   argen info FILE                                         metadata, architecture, parameters, tensors
   argen eval [--model FILE] --text-file F [--dump-logits OUT.json]
                                                           bits per token and perplexity of a text
+  argen eval --model FILE --elements F.json               bits per element of sequences of any model:
+                                                          [{"label": L or null, "elements": [...]}, ...]
+                                                          (images from the first level; audio codes)
   argen roofline                                          this machine's read bandwidth and SIMD peak, 1 thread
   argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
                                                           decode speed (greedy), steps per second;
@@ -43,6 +46,8 @@ generate options:
   --logprobs N  --attention-layer L    print one JSON line per token instead of text, with the N
                                        likeliest tokens and/or layer L's attention (all heads)
   --threads N  threads for matrix products (default: the cores, at most 4; results do not depend on it)
+  --weights f32|int8  int8: weight matrices quantized at load (per-row scales; files with int8
+                      tensors are int8 either way)
   images and audio: --temperature (1) and the other sampling options; --label/--speaker: an index
                     or a name from the model's class_names/speaker_names
 Without --model, the bundled text model is used: )" ARGEN_BUNDLED_TEXT_MODEL "\n";
@@ -57,7 +62,12 @@ struct Loaded {
 Loaded load_model(const Args& a) {
   auto it = a.opts.find("--model");
   Loaded l;
-  l.file = ModelFile::open(it == a.opts.end() ? ARGEN_BUNDLED_TEXT_MODEL : it->second);
+  LoadOptions opts;
+  auto w = a.opts.find("--weights");
+  if (w != a.opts.end() && w->second != "f32" && w->second != "int8")
+    throw Error("option --weights needs f32 or int8, found '" + w->second + "'");
+  opts.int8 = w != a.opts.end() && w->second == "int8";
+  l.file = ModelFile::open(it == a.opts.end() ? ARGEN_BUNDLED_TEXT_MODEL : it->second, opts);
   l.model = create_model(l.file);
   if (l.file->modality() == "text")
     l.tokenizer = Tokenizer::from_json(l.file->tokenizer(), l.model->info().vocab_size, l.file->source());
@@ -146,7 +156,40 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// Sum of -log2 p over sequences of elements (token ids, image levels, mu-law codes); an image is
+// scored from its first level (Model::first), others from their second element.
+int eval_elements(const Args& a) {
+  Loaded l = load_model(a);
+  std::ifstream in(a.opts.at("--elements"));
+  if (!in) throw Error(a.opts.at("--elements") + ": cannot read");
+  const nlohmann::json seqs = nlohmann::json::parse(in);
+  if (!seqs.is_array()) throw Error("--elements: expected a JSON list of {label, elements}");
+  const Model& m = *l.model;
+  const int V = m.info().vocab_size;
+  const bool image = m.info().modality == "image";
+  std::vector<float> logits(V), lp(V);
+  double bits = 0;
+  size_t n = 0;
+  for (const auto& s : seqs) {
+    const std::vector<int> x = s.at("elements").get<std::vector<int>>();
+    auto state = m.new_state();
+    if (s.contains("label") && !s["label"].is_null()) m.set_label(*state, s["label"].get<int>());
+    auto score = [&](int next) {
+      if (next < 0 || next >= V) throw Error("--elements: element " + std::to_string(next) + " is out of range 0.." + std::to_string(V - 1));
+      ops::log_softmax(logits.data(), lp.data(), V);
+      bits -= lp[next] / std::log(2.0);
+      ++n;
+    };
+    if (image && !x.empty()) m.first(*state, logits.data()), score(x[0]);
+    for (size_t i = 0; i + 1 < x.size(); ++i) m.step(*state, x[i], logits.data()), score(x[i + 1]);
+  }
+  if (!n) throw Error("--elements: nothing to score");
+  std::printf("elements: %zu\nbits per element: %.5f\n", n, bits / double(n));
+  return 0;
+}
+
 int cmd_eval(const Args& a) {
+  if (a.opts.count("--elements")) return eval_elements(a);
   Loaded l = load_text_model(a);
   if (!a.opts.count("--text-file")) throw Error("eval needs --text-file F");
   std::vector<int> ids = l.tokenizer->encode(read_file(a.opts.at("--text-file")));

@@ -54,6 +54,8 @@ ModelFile::ModelFile(SafeTensors st, const LoadOptions& opts) : st_(std::move(st
     return it->second;
   };
   if (meta("format") != "argen/1") throw error("metadata 'format' is '" + meta("format") + "', expected 'argen/1'");
+  int8_ = opts.int8;
+  for (const auto& t : st_.tensors) int8_ = int8_ || t.dtype == DType::I8;
   arch_ = meta("arch");
   modality_ = meta("modality");
   try {
@@ -112,8 +114,20 @@ Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape
     case DType::BF16:
       convert([&](size_t i) { return bf16_to_f32(uint16_t(t->data[2 * i] | t->data[2 * i + 1] << 8)); });
       break;
+    case DType::I8: {
+      // Per-row scales: int8 matrices as models/export.py writes them (quantize_rows_q8's rule).
+      if (shape.empty()) throw error("tensor '" + name + "' is I8 but has no rows to scale");
+      const Tensor scale = get(name + ".scale", {shape[0]});
+      const size_t cols = shape[0] ? n / size_t(shape[0]) : 0;
+      for (int64_t r = 0; r < shape[0]; ++r)
+        if (!(scale.data[r] > 0))
+          throw error("tensor '" + name + ".scale' holds " + std::to_string(scale.data[r]) + " at row " +
+                      std::to_string(r) + ", expected a positive scale");
+      convert([&](size_t i) { return float(int8_t(t->data[i])) * scale.data[i / cols]; });
+      break;
+    }
     default:
-      throw error("tensor '" + name + "' has dtype " + dtype_name(t->dtype) + ", expected F32, F16 or BF16");
+      throw error("tensor '" + name + "' has dtype " + dtype_name(t->dtype) + ", expected F32, F16, BF16 or I8");
   }
   if (opts_.reject_nonfinite) {
     for (size_t i = 0; i < n; ++i) {

@@ -40,6 +40,9 @@ struct LoadOptions {
   // The file's bytes plus the float copies of F16/BF16 (or unaligned) tensors must fit; exceeding it
   // is an error giving both sizes, raised before the copy is allocated.
   uint64_t memory_limit = kDefaultMemoryLimit;
+  // Quantize every weight matrix to int8 (per-row scales) at load: a quarter of the bytes per
+  // step, int8 x int8 products. Files that store int8 tensors load as int8 either way.
+  bool int8 = false;
 };
 
 class ModelFile {
@@ -55,8 +58,12 @@ class ModelFile {
   const std::map<std::string, std::string>& metadata() const { return st_.metadata; }
   const std::vector<TensorInfo>& tensors() const { return st_.tensors; }
   size_t file_size() const { return st_.bytes.size; }
+  // Whether models multiply by int8 weights: LoadOptions::int8, or the file stores int8 tensors.
+  bool int8() const { return int8_; }
 
-  // The named float tensor with exactly `shape`; throws naming the tensor and both shapes.
+  // The named float tensor with exactly `shape`; throws naming the tensor and both shapes. An I8
+  // tensor comes with a float tensor `<name>.scale` of shape [shape[0]] (one scale per row) and
+  // reads as q * scale.
   Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
   bool has(const std::string& name) const { return st_.find(name) != nullptr; }
 
@@ -73,6 +80,7 @@ class ModelFile {
   SafeTensors st_;
   LoadOptions opts_;
   std::string arch_, modality_;
+  bool int8_ = false;
   nlohmann::json config_, tokenizer_;
   mutable std::mutex mu_;                            // guards converted_
   mutable std::deque<std::vector<float>> converted_;  // F16/BF16/unaligned copies

@@ -8,12 +8,11 @@
 
 namespace argen {
 
-void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y) {
-  const size_t rows = size_t(W.shape[0]), cols = size_t(W.shape[1]);
+void linear(const Weight& W, const Tensor& b, const float* X, size_t n, float* Y) {
   if (n == 1) {
-    ops::matvec(W.data, rows, cols, X, b.data, Y);
+    ops::matvec(W, X, b.data, Y);
   } else {
-    ops::matmul(W.data, rows, cols, X, n, b.data, Y);
+    ops::matmul(W, X, n, b.data, Y);
   }
 }
 

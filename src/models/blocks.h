@@ -13,7 +13,7 @@ namespace argen {
 
 // Y[n, rows] = X[n, cols] W^T + b (b may be empty): a matrix-vector product for one position, a
 // matrix-matrix product for more (prompt prefill), so each weight is read once either way.
-void linear(const Tensor& W, const Tensor& b, const float* X, size_t n, float* Y);
+void linear(const Weight& W, const Tensor& b, const float* X, size_t n, float* Y);
 
 // PyTorch's LSTM cell on gates g = W_ih x + b_ih + W_hh h + b_hh, [4H] in order i, f, g, o:
 // c = f*c + i*g, h = o*tanh(c). Clobbers g.

@@ -24,8 +24,8 @@ struct Config {
 };
 
 struct Layer {
-  Tensor w_in, b_in, w_out, b_out;  // self_attn.in_proj [3D, D], out_proj [D, D]
-  Tensor w1, b1, w2, b2;            // linear1 [F, D], linear2 [D, F]
+  Weight w_in, w_out, w1, w2;       // self_attn.in_proj [3D, D], out_proj [D, D], linear1 [F, D], linear2 [D, F]
+  Tensor b_in, b_out, b1, b2;
   Tensor n1w, n1b, n2w, n2b;        // norm1, norm2
 };
 
@@ -134,7 +134,7 @@ class EncoderLM : public CachedModel<EncoderLM, EncoderState> {
     }
     const float* last = x + (n - 1) * D;
     if (c.final_norm) norm(norm_w_, norm_b_, last, 1, h), last = h;
-    ops::matvec(head_.data, c.V, D, last, head_b_.data, logits);
+    ops::matvec(head_, last, head_b_.data, logits);
     s.pos += int(n);
   }
 
@@ -155,13 +155,13 @@ class EncoderLM : public CachedModel<EncoderLM, EncoderState> {
     for (int l = 0; l < c.L; ++l) {
       const std::string p = enc + ".layers." + std::to_string(l) + ".";
       Layer b;
-      b.w_in = weight(p + "self_attn.in_proj_weight", {3 * D, D});
+      b.w_in = matrix(p + "self_attn.in_proj_weight", {3 * D, D});
       b.b_in = weight(p + "self_attn.in_proj_bias", {3 * D});
-      b.w_out = weight(p + "self_attn.out_proj.weight", {D, D});
+      b.w_out = matrix(p + "self_attn.out_proj.weight", {D, D});
       b.b_out = weight(p + "self_attn.out_proj.bias", {D});
-      b.w1 = weight(p + "linear1.weight", {F, D});
+      b.w1 = matrix(p + "linear1.weight", {F, D});
       b.b1 = weight(p + "linear1.bias", {F});
-      b.w2 = weight(p + "linear2.weight", {D, F});
+      b.w2 = matrix(p + "linear2.weight", {D, F});
       b.b2 = weight(p + "linear2.bias", {D});
       b.n1w = weight(p + "norm1.weight", {D});
       b.n1b = weight(p + "norm1.bias", {D});
@@ -174,12 +174,13 @@ class EncoderLM : public CachedModel<EncoderLM, EncoderState> {
       norm_b_ = weight(enc + ".norm.bias", {D});
     }
     const std::string head = name("head", "head");
-    head_ = weight(head + ".weight", {c.V, D});
+    head_ = matrix(head + ".weight", {c.V, D});
     if (mf.config_bool("head_bias", true)) head_b_ = weight(head + ".bias", {c.V});
   }
 
   Config c_;
-  Tensor embed_, pos_, norm_w_, norm_b_, head_, head_b_;
+  Tensor embed_, pos_, norm_w_, norm_b_, head_b_;
+  Weight head_;
   std::vector<Layer> layers_;
 };
 

@@ -22,11 +22,13 @@ struct Config {
 };
 
 struct RnnLayer {
-  Tensor w_ih, w_hh, b_ih, b_hh;  // [G*D, in], [G*D, D], [G*D], [G*D]
+  Weight w_ih, w_hh;  // [G*D, in], [G*D, D]
+  Tensor b_ih, b_hh;  // [G*D], [G*D]
 };
 
 struct Block {
-  Tensor ln1_w, ln1_b, wqkv, bqkv, wo, bo, ln2_w, ln2_b, w1, b1, w2, b2;
+  Tensor ln1_w, ln1_b, bqkv, bo, ln2_w, ln2_b, b1, b2;
+  Weight wqkv, wo, w1, w2;
 };
 
 // Activations for n positions at a time (n = 1 for a step: preallocated in the state).
@@ -100,7 +102,7 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
     float* gh = m.gh.data();
     for (size_t i = 0; i < n; ++i) {
       float* g = m.gi.data() + i * GD;
-      ops::matvec(l.w_hh.data, GD, D, h, l.b_hh.data, gh);
+      ops::matvec(l.w_hh, h, l.b_hh.data, gh);
       if (c_.lstm) {
         ops::add(g, gh, g, GD);
         lstm_cell(g, s.rc.data() + k * D, h, D);
@@ -150,7 +152,7 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
       ops::add(x, h, x, n * D);
     }
     norm(ln_f_w_, ln_f_b_, x + (n - 1) * D, 1, h);
-    ops::matvec(head_.data, c.V, D, h, nullptr, logits);
+    ops::matvec(head_, h, nullptr, logits);
     s.pos += int(n);
   }
 
@@ -161,8 +163,8 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
     for (int k = 0; k < c.R; ++k) {
       const std::string s = std::to_string(k);
       RnnLayer l;
-      l.w_ih = weight("rnn.weight_ih_l" + s, {GD, k == 0 ? c.E : D});
-      l.w_hh = weight("rnn.weight_hh_l" + s, {GD, D});
+      l.w_ih = matrix("rnn.weight_ih_l" + s, {GD, k == 0 ? c.E : D});
+      l.w_hh = matrix("rnn.weight_hh_l" + s, {GD, D});
       l.b_ih = weight("rnn.bias_ih_l" + s, {GD});
       l.b_hh = weight("rnn.bias_hh_l" + s, {GD});
       rnn_.push_back(std::move(l));
@@ -172,25 +174,26 @@ class HybridLM : public CachedModel<HybridLM, HybridState> {
       Block b;
       b.ln1_w = weight(p + "ln_1.weight", {D});
       b.ln1_b = weight(p + "ln_1.bias", {D});
-      b.wqkv = weight(p + "attn.c_attn.weight", {3 * D, D});
+      b.wqkv = matrix(p + "attn.c_attn.weight", {3 * D, D});
       b.bqkv = weight(p + "attn.c_attn.bias", {3 * D});
-      b.wo = weight(p + "attn.c_proj.weight", {D, D});
+      b.wo = matrix(p + "attn.c_proj.weight", {D, D});
       b.bo = weight(p + "attn.c_proj.bias", {D});
       b.ln2_w = weight(p + "ln_2.weight", {D});
       b.ln2_b = weight(p + "ln_2.bias", {D});
-      b.w1 = weight(p + "mlp.c_fc.weight", {F, D});
+      b.w1 = matrix(p + "mlp.c_fc.weight", {F, D});
       b.b1 = weight(p + "mlp.c_fc.bias", {F});
-      b.w2 = weight(p + "mlp.c_proj.weight", {D, F});
+      b.w2 = matrix(p + "mlp.c_proj.weight", {D, F});
       b.b2 = weight(p + "mlp.c_proj.bias", {D});
       blocks_.push_back(std::move(b));
     }
     ln_f_w_ = weight("ln_f.weight", {D});
     ln_f_b_ = weight("ln_f.bias", {D});
-    head_ = weight("head.weight", {c.V, D});
+    head_ = matrix("head.weight", {c.V, D});
   }
 
   Config c_;
-  Tensor embed_, ln_f_w_, ln_f_b_, head_;
+  Tensor embed_, ln_f_w_, ln_f_b_;
+  Weight head_;
   std::vector<RnnLayer> rnn_;
   std::vector<Block> blocks_;
 };

@@ -16,8 +16,9 @@ namespace argen {
 namespace {
 
 struct Layer {
-  std::vector<float> v, h;  // conv_matrix: [2F, 6F], [2F, 2F]
-  Tensor v_b, h_b, v2h_w, v2h_b, res_w, res_b, skip_w, skip_b, cond_v, cond_h;
+  Weight v, h;               // convolutions as matrices: [2F, 6F], [2F, 2F]
+  Weight v2h_w, res_w, skip_w;
+  Tensor v_b, h_b, v2h_b, res_b, skip_b, cond_v, cond_h;
 };
 
 struct PixelCNNState : RasterState {
@@ -40,23 +41,23 @@ class PixelCNN : public RasterModel {
     if (k_ % 2 == 0) throw mf.error("config key 'input_kernel' must be odd, found " + std::to_string(k_));
     check_state_bytes(mf, 2 * uint64_t(L_ + 1) * H_ * W_ * F_ * sizeof(float), "the generation cache");
     const int64_t F = F_, F2 = 2 * F_, k = k_;
-    v_in_ = conv_matrix(weight("v_in.weight", {F, C_, k / 2, k}));
+    v_in_ = conv("v_in.weight", {F, C_, k / 2, k}, false);
     v_in_b_ = weight("v_in.bias", {F});
-    h_in_ = conv_matrix(weight("h_in.weight", {F, C_, 1, k / 2}));
+    h_in_ = conv("h_in.weight", {F, C_, 1, k / 2}, false);
     h_in_b_ = weight("h_in.bias", {F});
     for (int l = 0; l < L_; ++l) {
       const std::string p = "layers." + std::to_string(l) + ".";
       Layer y;
-      y.v = conv_matrix(weight(p + "v.weight", {F2, F, 2, 3}));
+      y.v = conv(p + "v.weight", {F2, F, 2, 3});
       y.v_b = weight(p + "v.bias", {F2});
-      y.h = conv_matrix(weight(p + "h.weight", {F2, F, 1, 2}));
+      y.h = conv(p + "h.weight", {F2, F, 1, 2});
       y.h_b = weight(p + "h.bias", {F2});
-      y.v2h_w = weight(p + "v2h.weight", {F2, F2, 1, 1});
+      y.v2h_w = matrix(p + "v2h.weight", {F2, F2, 1, 1});
       y.v2h_b = weight(p + "v2h.bias", {F2});
-      y.res_w = weight(p + "res.weight", {F, F, 1, 1});
+      y.res_w = matrix(p + "res.weight", {F, F, 1, 1});
       y.res_b = weight(p + "res.bias", {F});
       if (S_) {
-        y.skip_w = weight(p + "skip.weight", {S_, F, 1, 1});
+        y.skip_w = matrix(p + "skip.weight", {S_, F, 1, 1});
         y.skip_b = weight(p + "skip.bias", {S_});
       }
       if (labels_) {
@@ -93,14 +94,14 @@ class PixelCNN : public RasterModel {
     // Input: rows i-k/2 .. i-1 of the image.
     const int n_in = (k / 2) * k * C_;
     for (int j = 0; j < W_; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, s.patch.data() + size_t(j) * n_in);
-    ops::matmul(v_in_.data(), F, n_in, s.patch.data(), W_, v_in_b_.data, plane(s.v, 0, i, 0));
+    ops::matmul(v_in_, s.patch.data(), W_, v_in_b_.data, plane(s.v, 0, i, 0));
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const float* src = plane(s.v, l, 0, 0);
       for (int j = 0; j < W_; ++j) gather_patch(src, H_, W_, F, i, j, 2, 3, 1, 1, s.patch.data() + size_t(j) * 6 * F);
-      ops::matmul(y.v.data(), F2, 6 * F, s.patch.data(), W_, y.v_b.data, s.vf.data());
+      ops::matmul(y.v, s.patch.data(), W_, y.v_b.data, s.vf.data());
       float* hr = s.h_row.data() + size_t(l) * W_ * F2;
-      ops::matmul(y.v2h_w.data, F2, F2, s.vf.data(), W_, y.v2h_b.data, hr);
+      ops::matmul(y.v2h_w, s.vf.data(), W_, y.v2h_b.data, hr);
       const float* cv = label_bias(y.cond_v, s);
       const float* ch = label_bias(y.cond_h, s);
       for (int j = 0; j < W_; ++j) {
@@ -117,19 +118,19 @@ class PixelCNN : public RasterModel {
     auto& s = static_cast<PixelCNNState&>(rs);
     const int F = F_, F2 = 2 * F_, k = k_;
     gather_patch(s.x.data(), H_, W_, C_, i, j, 1, k / 2, 0, k / 2, s.patch.data());
-    ops::matvec(h_in_.data(), F, (k / 2) * C_, s.patch.data(), h_in_b_.data, plane(s.h, 0, i, j));
+    ops::matvec(h_in_, s.patch.data(), h_in_b_.data, plane(s.h, 0, i, j));
     if (S_) std::fill(s.skip.begin(), s.skip.end(), 0.0f);
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       gather_patch(plane(s.h, l, 0, 0), H_, W_, F, i, j, 1, 2, 0, 1, s.patch.data());
-      ops::matvec(y.h.data(), F2, F2, s.patch.data(), s.h_row.data() + (size_t(l) * W_ + j) * F2, s.hf.data());
+      ops::matvec(y.h, s.patch.data(), s.h_row.data() + (size_t(l) * W_ + j) * F2, s.hf.data());
       gate(s.hf.data(), F, s.g.data());
       float* out = plane(s.h, l + 1, i, j);
-      ops::matvec(y.res_w.data, F, F, s.g.data(), y.res_b.data, out);
+      ops::matvec(y.res_w, s.g.data(), y.res_b.data, out);
       ops::add(out, plane(s.h, l, i, j), out, F);
       if (S_) {
         ops::add(s.skip.data(), y.skip_b.data, s.skip.data(), S_);
-        ops::matvec_acc(y.skip_w.data, S_, F, s.g.data(), s.skip.data());
+        ops::matvec_acc(y.skip_w, s.g.data(), s.skip.data());
       }
     }
     if (S_)
@@ -139,7 +140,7 @@ class PixelCNN : public RasterModel {
   }
 
   int F_ = 0, L_ = 0, k_ = 0, S_ = 0;
-  std::vector<float> v_in_, h_in_;
+  Weight v_in_, h_in_;
   Tensor v_in_b_, h_in_b_;
   std::vector<Layer> layers_;
 };

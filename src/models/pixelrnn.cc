@@ -17,7 +17,7 @@ namespace argen {
 namespace {
 
 struct Layer {
-  std::vector<float> is, ss, is_up;  // conv_matrix: [4H, kw*in], [4H, k*H], layer 0: [4H, k*C]
+  Weight is, ss, is_up;  // convolutions as matrices: [4H, kw*in], [4H, k*H], layer 0: [4H, k*C]
   Tensor is_b, cond;
   int in = 0, kw = 0;
 };
@@ -44,10 +44,10 @@ class PixelRNN : public RasterModel {
       Layer y;
       y.in = l == 0 ? C_ : N_;
       y.kw = l == 0 ? k_ / 2 : k_ / 2 + 1;
-      y.is = conv_matrix(weight(p + "is_.weight", {G, y.in, 1, y.kw}));
+      y.is = conv(p + "is_.weight", {G, y.in, 1, y.kw}, l > 0);
       y.is_b = weight(p + "is_.bias", {G});
-      y.ss = conv_matrix(weight(p + "ss.weight", {G, N, k_}));
-      if (l == 0) y.is_up = conv_matrix(weight(p + "is_up.weight", {G, C_, 1, k_}));
+      y.ss = conv(p + "ss.weight", {G, N, k_});
+      if (l == 0) y.is_up = conv(p + "is_up.weight", {G, C_, 1, k_}, false);
       if (labels_) y.cond = weight(p + "cond.weight", {labels_, G});
       layers_.push_back(std::move(y));
     }
@@ -83,12 +83,12 @@ class PixelRNN : public RasterModel {
       } else {
         for (int j = 0; j < W_; ++j)
           gather_patch(at(s.h, l, 0, 0), H_, W_, N_, i - 1, j, 1, k_, 0, k_ / 2, s.patch.data() + size_t(j) * k_ * N_);
-        ops::matmul(y.ss.data(), G, size_t(k_) * N_, s.patch.data(), W_, y.is_b.data, out);
+        ops::matmul(y.ss, s.patch.data(), W_, y.is_b.data, out);
       }
       if (l == 0 && i > 0) {  // the image's previous row
         for (int j = 0; j < W_; ++j)
           gather_patch(s.x.data(), H_, W_, C_, i - 1, j, 1, k_, 0, k_ / 2, s.patch.data() + size_t(j) * k_ * C_);
-        ops::matmul(y.is_up.data(), G, size_t(k_) * C_, s.patch.data(), W_, nullptr, s.up.data());
+        ops::matmul(y.is_up, s.patch.data(), W_, nullptr, s.up.data());
         ops::add(out, s.up.data(), out, size_t(W_) * G);
       }
       if (const float* cb = label_bias(y.cond, s))
@@ -103,7 +103,7 @@ class PixelRNN : public RasterModel {
       const Layer& y = layers_[l];
       const float* src = l == 0 ? s.x.data() : at(s.stream, l - 1, 0, 0);
       gather_patch(src, H_, W_, y.in, i, j, 1, y.kw, 0, k_ / 2, s.patch.data());
-      ops::matvec(y.is.data(), G, size_t(y.kw) * y.in, s.patch.data(), s.ss_row.data() + (size_t(l) * W_ + j) * G, s.gates.data());
+      ops::matvec(y.is, s.patch.data(), s.ss_row.data() + (size_t(l) * W_ + j) * G, s.gates.data());
       float* c = at(s.c, l, i, j);
       float* h = at(s.h, l, i, j);
       if (i > 0) std::copy_n(at(s.c, l, i - 1, j), N, c);

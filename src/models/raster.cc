@@ -28,11 +28,16 @@ RasterModel::RasterModel(std::shared_ptr<const ModelFile> f, int features) : Mod
       info_.label_names.push_back(n.get<std::string>());
     }
   }
-  out1_w_ = weight("head.out1.weight", {head_hidden_, features, 1, 1});
+  out1_w_ = matrix("head.out1.weight", {head_hidden_, features, 1, 1});
   out1_b_ = weight("head.out1.bias", {head_hidden_});
-  out2_w_ = weight("head.out2.weight", {int64_t(C_) * levels_, head_hidden_, 1, 1});
+  out2_w_ = matrix("head.out2.weight", {int64_t(C_) * levels_, head_hidden_, 1, 1});
   out2_b_ = weight("head.out2.bias", {int64_t(C_) * levels_});
   if (C_ > 1) channel_in_ = weight("head.channel_in", {C_, features, C_});
+}
+
+Weight RasterModel::conv(const std::string& name, const std::vector<int64_t>& shape, bool int8) {
+  const Tensor t = weight(name, shape);
+  return Weight(conv_matrix(t), size_t(shape[0]), t.size() / size_t(shape[0]), int8 && file_->int8());
 }
 
 void RasterModel::init_state(RasterState& s) const {
@@ -88,9 +93,9 @@ void RasterModel::predict(RasterState& s, float* logits) const {
     for (size_t f = 0; f < F; ++f) s.head_in[f] += w[f * C_ + k] * xp[k];
   }
   ops::relu(s.head_in.data(), F);
-  ops::matvec(out1_w_.data, head_hidden_, F, s.head_in.data(), out1_b_.data, s.head_hidden.data());
+  ops::matvec(out1_w_, s.head_in.data(), out1_b_.data, s.head_hidden.data());
   ops::relu(s.head_hidden.data(), head_hidden_);
-  ops::matvec(out2_w_.data + size_t(c) * levels_ * head_hidden_, levels_, head_hidden_, s.head_hidden.data(),
+  ops::matvec(ops::row_block(out2_w_, size_t(c) * levels_, levels_), s.head_hidden.data(),
               out2_b_.data + size_t(c) * levels_, logits);
 }
 

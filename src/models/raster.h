@@ -33,6 +33,10 @@ class RasterModel : public Model {
   void init_state(RasterState& s) const;
   // The class bias of `emb` [num_labels, n] for the state's label, or null when unconditional.
   const float* label_bias(const Tensor& emb, const RasterState& s) const;
+  // A convolution weight [O, C, (kh,) kw] as an [O, kh*kw*C] matrix (conv_matrix), in the model's
+  // weight type; int8 = false keeps float32 (layers reading pixel levels: 127 steps cannot tell
+  // 256 levels apart).
+  Weight conv(const std::string& name, const std::vector<int64_t>& shape, bool int8 = true);
   virtual void begin_row(RasterState& s, int i) const = 0;
   virtual void features(RasterState& s, int i, int j) const = 0;  // into s.feat
 
@@ -40,7 +44,8 @@ class RasterModel : public Model {
 
  private:
   void predict(RasterState& s, float* logits) const;  // logits of position s.pos
-  Tensor out1_w_, out1_b_, out2_w_, out2_b_, channel_in_;
+  Weight out1_w_, out2_w_;
+  Tensor out1_b_, out2_b_, channel_in_;
 };
 
 }  // namespace argen

@@ -14,7 +14,8 @@ namespace {
 enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM };
 
 struct Layer {
-  Tensor w_ih, w_hh;         // [G*H, in], [G*H, H]
+  Weight w_ih, w_hh;         // [G*H, in], [G*H, H]
+  const float* w_ih_f32 = nullptr;  // one-hot input: W_ih's columns are read, not multiplied
   std::vector<float> bias;   // rnn/lstm: b_ih + b_hh, summed once; gru: b_ih
   std::vector<float> bias_hh;  // gru only: b_hh (its n part is scaled by r)
   int in = 0;
@@ -71,9 +72,14 @@ class RecurrentModel : public Model {
       Layer l;
       const std::string s = std::to_string(k);
       l.in = k == 0 ? in : H_;
-      l.w_ih = mf.get(rnn + ".weight_ih_l" + s, {G * H_, l.in});
-      l.w_hh = mf.get(rnn + ".weight_hh_l" + s, {G * H_, H_});
-      params += l.w_ih.size() + l.w_hh.size();
+      const Tensor w_ih = mf.get(rnn + ".weight_ih_l" + s, {G * H_, l.in});
+      if (k == 0 && one_hot_) {
+        l.w_ih_f32 = w_ih.data;
+      } else {
+        l.w_ih = Weight(w_ih, mf.int8());
+      }
+      l.w_hh = Weight(mf.get(rnn + ".weight_hh_l" + s, {G * H_, H_}), mf.int8());
+      params += w_ih.size() + size_t(G) * H_ * H_;
       l.bias.assign(G * H_, 0.f);
       l.bias_hh.assign(cell_ == Cell::GRU ? G * H_ : 0, 0.f);
       if (bias) {
@@ -93,8 +99,8 @@ class RecurrentModel : public Model {
       }
       layers_.push_back(std::move(l));
     }
-    head_w_ = mf.get(head + ".weight", {V_, H_});
-    params += head_w_.size();
+    head_w_ = Weight(mf.get(head + ".weight", {V_, H_}), mf.int8());
+    params += size_t(V_) * H_;
     if (head_bias) {
       head_b_ = mf.get(head + ".bias", {V_});
       params += V_;
@@ -123,14 +129,14 @@ class RecurrentModel : public Model {
       float* g = s.gates.data();
       // g = W_ih x + bias: for one-hot input that is one column of W_ih.
       if (x) {
-        ops::matvec(l.w_ih.data, GH, l.in, x, l.bias.data(), g);
+        ops::matvec(l.w_ih, x, l.bias.data(), g);
       } else {
-        for (size_t r = 0; r < GH; ++r) g[r] = l.w_ih.data[r * l.in + token] + l.bias[r];
+        for (size_t r = 0; r < GH; ++r) g[r] = l.w_ih_f32[r * l.in + token] + l.bias[r];
       }
       switch (cell_) {
         case Cell::RNN_TANH:
         case Cell::RNN_RELU:
-          ops::matvec_acc(l.w_hh.data, GH, H_, h, g);
+          ops::matvec_acc(l.w_hh, h, g);
           if (cell_ == Cell::RNN_TANH) {
             ops::tanh(g, H_);
           } else {
@@ -139,17 +145,17 @@ class RecurrentModel : public Model {
           std::copy(g, g + H_, h);
           break;
         case Cell::LSTM:
-          ops::matvec_acc(l.w_hh.data, GH, H_, h, g);
+          ops::matvec_acc(l.w_hh, h, g);
           lstm_cell(g, s.c.data() + size_t(k) * H_, h, H_);
           break;
         case Cell::GRU:
-          ops::matvec(l.w_hh.data, GH, H_, h, l.bias_hh.data(), s.gh.data());
+          ops::matvec(l.w_hh, h, l.bias_hh.data(), s.gh.data());
           gru_cell(g, s.gh.data(), h, H_);
           break;
       }
       x = h;
     }
-    ops::matvec(head_w_.data, V_, H_, x, head_b_.data, logits);
+    ops::matvec(head_w_, x, head_b_.data, logits);
   }
 
  private:
@@ -158,7 +164,8 @@ class RecurrentModel : public Model {
   Cell cell_;
   int V_ = 0, H_ = 0, L_ = 0, E_ = 0;
   bool one_hot_ = false;
-  Tensor embed_, head_w_, head_b_;
+  Tensor embed_, head_b_;
+  Weight head_w_;
   std::vector<Layer> layers_;
 };
 

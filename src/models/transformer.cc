@@ -24,10 +24,11 @@ struct Config {
 
 struct Block {
   Tensor norm1_w, norm1_b, norm2_w, norm2_b;
-  Tensor wqkv, bqkv;          // gpt: fused [3D, D]
-  Tensor wq, wk, wv;          // llama
-  Tensor wo, bo;              // [D, D]
-  Tensor w1, b1, w2, b2, w3;  // gpt: c_fc [F, D], c_proj [D, F]; llama: w1, w3 [F, D], w2 [D, F]
+  Weight wqkv;                // gpt: fused [3D, D]
+  Weight wq, wk, wv;          // llama
+  Weight wo;                  // [D, D]
+  Weight w1, w2, w3;          // gpt: c_fc [F, D], c_proj [D, F]; llama: w1, w3 [F, D], w2 [D, F]
+  Tensor bqkv, bo, b1, b2;    // gpt biases (empty without)
 };
 
 // Activations for n positions (n = 1 for a step: preallocated in the state).
@@ -153,7 +154,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       ops::add(x, h, x, n * D);
     }
     norm(norm_w_, norm_b_, x + (n - 1) * D, 1, h);
-    ops::matvec(head_.data, c.V, D, h, nullptr, logits);
+    ops::matvec(head_, h, nullptr, logits);
     s.pos += int(n);
   }
 
@@ -189,18 +190,18 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
         const std::string p = "layers." + std::to_string(l) + ".";
         Block b;
         b.norm1_w = weight(p + "attention_norm.weight", {D});
-        b.wq = weight(p + "attention.wq.weight", {D, D});
-        b.wk = weight(p + "attention.wk.weight", {kvd, D});
-        b.wv = weight(p + "attention.wv.weight", {kvd, D});
-        b.wo = weight(p + "attention.wo.weight", {D, D});
+        b.wq = matrix(p + "attention.wq.weight", {D, D});
+        b.wk = matrix(p + "attention.wk.weight", {kvd, D});
+        b.wv = matrix(p + "attention.wv.weight", {kvd, D});
+        b.wo = matrix(p + "attention.wo.weight", {D, D});
         b.norm2_w = weight(p + "ffn_norm.weight", {D});
-        b.w1 = weight(p + "feed_forward.w1.weight", {F, D});
-        b.w2 = weight(p + "feed_forward.w2.weight", {D, F});
-        b.w3 = weight(p + "feed_forward.w3.weight", {F, D});
+        b.w1 = matrix(p + "feed_forward.w1.weight", {F, D});
+        b.w2 = matrix(p + "feed_forward.w2.weight", {D, F});
+        b.w3 = matrix(p + "feed_forward.w3.weight", {F, D});
         blocks_.push_back(std::move(b));
       }
       norm_w_ = weight("norm.weight", {D});
-      head_ = c.tied ? embed_ : weight("output.weight", {c.V, D});
+      head_ = c.tied ? Weight(embed_, file_->int8()) : matrix("output.weight", {c.V, D});
     } else {
       embed_ = weight("transformer.wte.weight", {c.V, D});
       wpe_ = weight("transformer.wpe.weight", {c.T, D});
@@ -210,26 +211,27 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
         Block b;
         b.norm1_w = weight(p + "ln_1.weight", {D});
         b.norm1_b = opt(p + "ln_1.bias", D);
-        b.wqkv = weight(p + "attn.c_attn.weight", {3 * D, D});
+        b.wqkv = matrix(p + "attn.c_attn.weight", {3 * D, D});
         b.bqkv = opt(p + "attn.c_attn.bias", 3 * D);
-        b.wo = weight(p + "attn.c_proj.weight", {D, D});
+        b.wo = matrix(p + "attn.c_proj.weight", {D, D});
         b.bo = opt(p + "attn.c_proj.bias", D);
         b.norm2_w = weight(p + "ln_2.weight", {D});
         b.norm2_b = opt(p + "ln_2.bias", D);
-        b.w1 = weight(p + "mlp.c_fc.weight", {F, D});
+        b.w1 = matrix(p + "mlp.c_fc.weight", {F, D});
         b.b1 = opt(p + "mlp.c_fc.bias", F);
-        b.w2 = weight(p + "mlp.c_proj.weight", {D, F});
+        b.w2 = matrix(p + "mlp.c_proj.weight", {D, F});
         b.b2 = opt(p + "mlp.c_proj.bias", D);
         blocks_.push_back(std::move(b));
       }
       norm_w_ = weight("transformer.ln_f.weight", {D});
       norm_b_ = opt("transformer.ln_f.bias", D);
-      head_ = c.tied ? embed_ : weight("lm_head.weight", {c.V, D});
+      head_ = c.tied ? Weight(embed_, file_->int8()) : matrix("lm_head.weight", {c.V, D});
     }
   }
 
   Config c_;
-  Tensor embed_, wpe_, norm_w_, norm_b_, head_;
+  Tensor embed_, wpe_, norm_w_, norm_b_;
+  Weight head_;
   std::vector<Block> blocks_;
   std::vector<double> inv_freq_;
 };

@@ -17,9 +17,9 @@ namespace {
 
 struct Layer {
   int d = 1;
-  std::vector<float> dilated;    // [2D, 2R]: columns x(t-d) then x(t)
+  Weight dilated;                // [2D, 2R]: columns x(t-d) then x(t)
   Tensor dilated_b, cond;
-  std::vector<float> res_skip;   // [R+S, D]
+  Weight res_skip;               // [R+S, D]
   std::vector<float> res_skip_b; // [R+S]
   size_t offset = 0;             // this layer's ring buffer in WaveNetState::rings
 };
@@ -91,12 +91,13 @@ class WaveNet : public Model {
       const std::string p = "layers." + std::to_string(l) + ".";
       Layer y;
       y.d = cfg["dilations"][l].get<int>();
-      y.dilated = conv_matrix(weight(p + "dilated.weight", {D2, R, 2}));
+      y.dilated = matrix(conv_matrix(weight(p + "dilated.weight", {D2, R, 2})), D2, 2 * R);
       y.dilated_b = weight(p + "dilated.bias", {D2});
       Tensor res = weight(p + "res.weight", {R, D_, 1}), res_b = weight(p + "res.bias", {R});
       Tensor skip = weight(p + "skip.weight", {S_, D_, 1}), skip_b = weight(p + "skip.bias", {S_});
-      y.res_skip.assign(res.data, res.data + res.size());
-      y.res_skip.insert(y.res_skip.end(), skip.data, skip.data + skip.size());
+      std::vector<float> res_skip(res.data, res.data + res.size());
+      res_skip.insert(res_skip.end(), skip.data, skip.data + skip.size());
+      y.res_skip = matrix(std::move(res_skip), R + S_, D_);
       y.res_skip_b.assign(res_b.data, res_b.data + R);
       y.res_skip_b.insert(y.res_skip_b.end(), skip_b.data, skip_b.data + S_);
       if (speakers_) y.cond = weight(p + "cond.weight", {speakers_, D2});
@@ -105,9 +106,9 @@ class WaveNet : public Model {
       layers_.push_back(std::move(y));
     }
     ring_floats_ = offset;
-    out1_w_ = weight("out1.weight", {Hd_, S_, 1});
+    out1_w_ = matrix("out1.weight", {Hd_, S_, 1});
     out1_b_ = weight("out1.bias", {Hd_});
-    out2_w_ = weight("out2.weight", {Q_, Hd_, 1});
+    out2_w_ = matrix("out2.weight", {Q_, Hd_, 1});
     out2_b_ = weight("out2.bias", {Q_});
   }
 
@@ -168,24 +169,25 @@ class WaveNet : public Model {
       std::copy_n(slot, R, s.pair.data());
       std::copy_n(s.x.data(), R, s.pair.data() + R);
       std::copy_n(s.x.data(), R, slot);  // x(t), read again at t + d
-      ops::matvec(y.dilated.data(), 2 * D, 2 * R, s.pair.data(), y.dilated_b.data, s.z.data());
+      ops::matvec(y.dilated, s.pair.data(), y.dilated_b.data, s.z.data());
       if (speakers_) ops::add(s.z.data(), y.cond.data + size_t(s.speaker) * 2 * D, s.z.data(), 2 * D);
       gate(s.z.data(), D, s.g.data());
-      ops::matvec(y.res_skip.data(), R + S_, D, s.g.data(), y.res_skip_b.data(), s.rs.data());
+      ops::matvec(y.res_skip, s.g.data(), y.res_skip_b.data(), s.rs.data());
       ops::add(s.x.data(), s.rs.data(), s.x.data(), R);
       ops::add(s.skip.data(), s.rs.data() + R, s.skip.data(), S_);
     }
     ++s.t;
     ops::relu(s.skip.data(), S_);
-    ops::matvec(out1_w_.data, Hd_, S_, s.skip.data(), out1_b_.data, s.hidden.data());
+    ops::matvec(out1_w_, s.skip.data(), out1_b_.data, s.hidden.data());
     ops::relu(s.hidden.data(), Hd_);
-    ops::matvec(out2_w_.data, Q_, Hd_, s.hidden.data(), out2_b_.data, logits);
+    ops::matvec(out2_w_, s.hidden.data(), out2_b_.data, logits);
   }
 
  private:
   int R_ = 0, D_ = 0, S_ = 0, Hd_ = 0, Q_ = 0, K_ = 0, E_ = 0, speakers_ = 0, rate_ = 0;
-  Tensor embed_, causal_b_, out1_w_, out1_b_, out2_w_, out2_b_;
-  std::vector<float> causal_;
+  Tensor embed_, causal_b_, out1_b_, out2_b_;
+  Weight out1_w_, out2_w_;
+  std::vector<float> causal_;    // the input layer stays float32 (small; reads embeddings or codes)
   std::vector<Layer> layers_;
   size_t ring_floats_ = 0;
 };

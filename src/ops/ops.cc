@@ -11,6 +11,7 @@
 #if HWY_ONCE
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "hwy/targets.h"
 
@@ -33,6 +34,9 @@ HWY_EXPORT(Axpy);
 HWY_EXPORT(RmsNorm);
 HWY_EXPORT(LayerNorm);
 HWY_EXPORT(MatVecQ8);
+HWY_EXPORT(MatVecQ8Q8);
+HWY_EXPORT(QuantizeVectorQ8);
+HWY_EXPORT(MatVecQ8Q8Acc);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
 HWY_EXPORT(FloatLanes);
@@ -116,6 +120,57 @@ void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float
     const float inv = 1.0f / scale[r];
     for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(std::clamp(w[c] * inv, -127.0f, 127.0f)));
   }
+}
+
+float quantize_vector_q8(const float* x, size_t n, int16_t* xq) { return HWY_DYNAMIC_DISPATCH(QuantizeVectorQ8)(x, n, xq); }
+void matvec_q8q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
+                 const float* bias, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, scale, rows, cols, xq, xs, bias, y);
+}
+void matvec_q8q8_acc(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, scale, rows, cols, xq, xs, y);
+}
+
+namespace {
+// x quantized once per product, into a per-thread buffer that only grows.
+struct ProductQ8 {
+  const Matrix* W;
+  const int16_t* xq;
+  float xs;
+  const float* bias;
+  float* y;
+  bool accumulate;
+};
+void q8_rows(size_t b, size_t e, void* p) {
+  auto& m = *static_cast<ProductQ8*>(p);
+  const int8_t* W = m.W->q8 + b * m.W->cols;
+  if (m.accumulate) {
+    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.y + b);
+  } else {
+    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b);
+  }
+}
+void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bool accumulate) {
+  thread_local std::vector<int16_t> xq;
+  if (xq.size() < W.cols) xq.resize(W.cols);
+  ProductQ8 m{&W, xq.data(), quantize_vector_q8(x, W.cols, xq.data()), bias, y, accumulate};
+  if (W.rows * W.cols < kParallelMinWeights || threads() == 1) return q8_rows(0, W.rows, &m);
+  parallel_for(W.rows, 4, q8_rows, &m);
+}
+}  // namespace
+
+void matvec(const Matrix& W, const float* x, const float* bias, float* y) {
+  if (W.q8) return q8_product(W, x, bias, y, false);
+  matvec(W.f32, W.rows, W.cols, x, bias, y);
+}
+void matvec_acc(const Matrix& W, const float* x, float* y) {
+  if (W.q8) return q8_product(W, x, nullptr, y, true);
+  matvec_acc(W.f32, W.rows, W.cols, x, y);
+}
+void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
+  if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
+  // int8 weights are a quarter of the bytes: re-reading them per position costs little.
+  for (size_t t = 0; t < n; ++t) q8_product(W, X + t * W.cols, bias, Y + t * W.rows, false);
 }
 
 float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }

@@ -38,10 +38,39 @@ void axpy(float alpha, const float* x, float* y, size_t n);
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n);
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n);
 
-// int8 weights (not yet used by the models): W8 [rows x cols] int8 with a float scale per row,
-// y = scale * (W8 x) (+ bias). quantize_rows_q8 makes them: scale = max |row| / 127, q = round(w / scale).
-void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+// int8 weights: W8 [rows x cols] int8 with a float scale per row, w ~ scale * q.
+// quantize_rows_q8 makes them: scale = max |row| / 127, q = round(w / scale).
 void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale);
+// int8 x float32: y = scale * (W8 x) (+ bias).
+void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+// int8 x int8. quantize_vector_q8: xq = round(x / xs) in -127..127 (held in int16 lanes), returns
+// xs = max |x| / 127 (1 for a zero vector). matvec_q8q8: y = scale * xs * (W8 xq) (+ bias);
+// matvec_q8q8_acc: y += scale * xs * (W8 xq).
+float quantize_vector_q8(const float* x, size_t n, int16_t* xq);
+void matvec_q8q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
+                 const float* bias, float* y);
+void matvec_q8q8_acc(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs, float* y);
+
+// A weight matrix [rows x cols] in either storage: float32 (f32 set) or int8 with per-row scales
+// (q8 and scale set). The products below pick the kernel: float32 x float32, or int8 x int8 after
+// quantizing x (and each row of X) to int8 with one scale.
+struct Matrix {
+  const float* f32 = nullptr;
+  const int8_t* q8 = nullptr;
+  const float* scale = nullptr;
+  size_t rows = 0, cols = 0;
+};
+// Rows begin..begin+count of W.
+inline Matrix row_block(const Matrix& W, size_t begin, size_t count) {
+  Matrix m = W;
+  m.rows = count;
+  if (m.f32) m.f32 += begin * W.cols;
+  if (m.q8) m.q8 += begin * W.cols, m.scale += begin;
+  return m;
+}
+void matvec(const Matrix& W, const float* x, const float* bias, float* y);
+void matvec_acc(const Matrix& W, const float* x, float* y);
+void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
 
 // Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of 8
 // independent vector multiply-adds (8 * float_lanes() * 2 flops per round). Both return a value so

@@ -2,6 +2,7 @@
 #pragma once
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 namespace argen::ops::ref {
 
@@ -18,6 +19,14 @@ inline void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t c
     double s = 0;
     for (size_t c = 0; c < cols; ++c) s += double(W[r * cols + c]) * x[c];
     y[r] = float(s * scale[r] + (bias ? bias[r] : 0.0));
+  }
+}
+inline void matvec_q8q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
+                        const float* bias, float* y) {
+  for (size_t r = 0; r < rows; ++r) {
+    int64_t s = 0;
+    for (size_t c = 0; c < cols; ++c) s += int64_t(W[r * cols + c]) * xq[c];
+    y[r] = float(double(s) * scale[r] * xs + (bias ? bias[r] : 0.0));
   }
 }
 inline void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {

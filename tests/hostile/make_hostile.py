@@ -155,7 +155,28 @@ add("tokenizer_deep_vocab", tiny(meta=dict(META, tokenizer='{"type":"chars","voc
 
 # --- weights ---------------------------------------------------------------------------------
 add("wrong_dtype_i32", tiny([("rnn.weight_ih_l0", "I32", [2, 3], [0, 24]), ("rnn.weight_hh_l0", "F32", [2, 2], [24, 40]),
-                             ("head.weight", "F32", [3, 2], [40, 64])]), "has dtype I32, expected F32, F16 or BF16", "integer weights")
+                             ("head.weight", "F32", [3, 2], [40, 64])]), "has dtype I32, expected F32, F16, BF16 or I8", "integer weights")
+# int8 tensors come with <name>.scale, one float scale per row (models/export.py, int8=True).
+I8 = struct.pack("<6b", 1, -2, 3, 127, -127, 0)
+HH_HEAD = W[24:64]
+
+
+def tiny_i8(scale_shape, scale):
+    data = I8 + struct.pack(f"<{len(scale)}f", *scale) + HH_HEAD
+    n = 6 + 4 * len(scale)
+    entries = [("rnn.weight_ih_l0", "I8", [2, 3], [0, 6])]
+    if scale_shape is not None:
+        entries.append(("rnn.weight_ih_l0.scale", "F32", scale_shape, [6, n]))
+    else:
+        data, n = I8 + HH_HEAD, 6
+    return tiny(entries + [("rnn.weight_hh_l0", "F32", [2, 2], [n, n + 16]), ("head.weight", "F32", [3, 2], [n + 16, n + 40])],
+                data=data)
+
+
+add("int8_no_scale", tiny_i8(None, []), "tensor 'rnn.weight_ih_l0.scale' is missing (expected shape [2])", "int8 weights without their scales")
+add("int8_scale_shape", tiny_i8([3], [0.1, 0.1, 0.1]), "tensor 'rnn.weight_ih_l0.scale' has shape [3], expected [2]", "a scale per column, not per row")
+add("int8_scale_zero", tiny_i8([2], [0.1, 0.0]), "'rnn.weight_ih_l0.scale' holds 0.000000 at row 1, expected a positive scale", "a zero scale")
+add("int8_scale_negative", tiny_i8([2], [-0.5, 0.1]), "holds -0.500000 at row 0, expected a positive scale", "a negative scale")
 add("wrong_dtype_f64", tiny([("rnn.weight_ih_l0", "F64", [2, 3], [0, 48]), ("rnn.weight_hh_l0", "F32", [2, 2], [48, 64]),
                              ("head.weight", "F32", [3, 2], [64, 88])], data=W + b"\0" * 24), "has dtype F64", "double weights")
 add("wrong_shape", tiny([("rnn.weight_ih_l0", "F32", [3, 2], [0, 24]), ("rnn.weight_hh_l0", "F32", [2, 2], [24, 40]),

@@ -58,6 +58,48 @@ TEST_CASE("int8 matvec matches the scalar reference; quantized rows stay within 
   }
 }
 
+TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 product within its rounding bound") {
+  for (size_t rows : {1, 3, 4, 9, 33, 130}) {
+    for (size_t cols : kSizes) {
+      auto W = random_floats(rows * cols, 7 + rows * 37 + cols, 0.5f);
+      auto x = random_floats(cols, 19 + cols, 2.f);
+      auto b = random_floats(rows, 23 + rows);
+      std::vector<int8_t> q(rows * cols);
+      std::vector<int16_t> xq(cols);
+      std::vector<float> scale(rows), y(rows), yr(rows), yf(rows), ya(rows);
+      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+      const float xs = ops::quantize_vector_q8(x.data(), cols, xq.data());
+      for (size_t c = 0; c < cols; ++c) {
+        CHECK(std::abs(xq[c]) <= 127);
+        CHECK(std::fabs(xq[c] * xs - x[c]) <= 0.5f * xs * (1 + 1e-5f));
+      }
+      ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), y.data());
+      ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), yr.data());
+      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-6, rows << "x" << cols);
+      ya = b;
+      ops::matvec_q8q8_acc(q.data(), scale.data(), rows, cols, xq.data(), xs, ya.data());
+      CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " acc");
+      // |W x - (s q)(xs xq)| <= sum |w - s q| |x| + sum |s q| |x - xs xq| <= s/2 |x|_1 + s |q|_1 xs/2.
+      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
+      for (size_t r = 0; r < rows; ++r) {
+        double bound = 0;
+        for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * (std::fabs(x[c]) + std::abs(q[r * cols + c]) * xs);
+        CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
+      }
+      // Through ops::Matrix (the path models take), in row blocks too.
+      ops::Matrix m;
+      m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+      std::vector<float> ym(rows);
+      ops::matvec(m, x.data(), b.data(), ym.data());
+      CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-6);
+      if (rows > 2) {
+        ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
+        CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
+      }
+    }
+  }
+}
+
 TEST_CASE("elementwise ops match the scalar reference, extremes included") {
   for (size_t n : kSizes) {
     auto a = random_floats(n, 3 + n, 12.f), b = random_floats(n, 5 + n, 3.f);

@@ -113,7 +113,7 @@ TEST_CASE("model-file errors name the key or tensor and expected vs found") {
                {"tensor 'rnn.weight_ih_l0' has shape [2, 3], expected [3, 3]"});
   expect_error([] { create_model(model_file(tiny_rnn(R"("__metadata__":{"format":"argen/1","arch":"rnn","modality":"text","config":"{\"vocab_size\":3,\"hidden_size\":2,\"num_layers\":1,\"input\":\"one_hot\",\"bias\":true}"})"))); },
                {"tensor 'rnn.bias_ih_l0' is missing", "expected shape [2]"});
-  expect_error([] { create_model(model_file(tiny_rnn(kMeta, "I32"))); }, {"tensor 'head.weight' has dtype I32", "expected F32, F16 or BF16"});
+  expect_error([] { create_model(model_file(tiny_rnn(kMeta, "I32"))); }, {"tensor 'head.weight' has dtype I32", "expected F32, F16, BF16 or I8"});
 }
 
 TEST_CASE("F16 and BF16 convert exactly") {
