@@ -14,7 +14,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, warmupMs } from './common.mjs';
+import { argenConfig, median, warmupMs } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = process.env.ARGEN_PKG ?? path.join(root, 'build/wasm/pkg');
@@ -22,7 +22,8 @@ const [kind, modelPath, ...rest] = process.argv.slice(2);
 const image = kind === 'image';
 const [samples, runs, check] = (image ? [0, ...rest] : rest).map(Number);
 const { loadModel } = await import(path.join(pkg, 'argen.mjs'));
-const model = await loadModel(new Uint8Array(await readFile(modelPath)));
+const { weights, threads } = argenConfig();  // ARGEN_WEIGHTS, ARGEN_THREADS
+const model = await loadModel(new Uint8Array(await readFile(modelPath)), { weights, threads });
 
 const muLaw = (x) => {  // as argen's mu_law_encode with 256 levels
   const y = Math.sign(x) * Math.log1p(255 * Math.abs(x)) / Math.log1p(255);
@@ -46,7 +47,7 @@ for (const end = performance.now() + warmupMs(); performance.now() < end;) await
 const rates = [];
 for (let r = 0; r < runs; ++r) rates.push((await once()).rate);
 console.log(JSON.stringify({
-  engine: 'argen-wasm', threads: 1, [image ? 'ms_per_image' : 'samples_per_s']: median(rates), rates,
+  engine: 'argen-wasm', threads, weights, [image ? 'ms_per_image' : 'samples_per_s']: median(rates), rates,
   tokens: rec.tokens, logprobs: rec.logprobs,
 }));
 model.dispose();

@@ -32,8 +32,10 @@ def main():
         p, encode = [1], lambda ids: "".join(chr(0x100 + i) for i in ids).encode()  # BOS
     else:
         p, encode = list(prompt.encode()), bytes
-    out = subprocess.run([argen, "bench", "--threads", "1", "--model", model, "--prompt-tokens", str(len(p)),
-                          "--tokens", steps, "--runs", runs], check=True, capture_output=True, text=True)
+    weights = os.environ.get("ARGEN_WEIGHTS", "f32")  # bench/run.sh sets it
+    out = subprocess.run([argen, "bench", "--threads", "1", "--weights", weights, "--model", model,
+                          "--prompt-tokens", str(len(p)), "--tokens", steps, "--runs", runs],
+                         check=True, capture_output=True, text=True)
     speed = json.loads(out.stdout)
 
     with open(ref_path) as f:
@@ -42,7 +44,8 @@ def main():
         text, dump = os.path.join(tmp, "text.bin"), os.path.join(tmp, "logits.json")
         with open(text, "wb") as f:
             f.write(encode(p + ref))
-        subprocess.run([argen, "eval", "--model", model, "--text-file", text, "--dump-logits", dump],
+        subprocess.run([argen, "eval", "--weights", weights, "--model", model, "--text-file", text,
+                        "--dump-logits", dump],
                        check=True, stdout=subprocess.DEVNULL)
         with open(dump) as f:
             logits = json.load(f)[len(p) - 1:]  # logits after the prompt, then after each reference token
@@ -53,7 +56,7 @@ def main():
         logprobs.append(log_softmax_at(v, tok))
         if k >= len(ref) or tok != ref[k]:
             break  # diverged: later positions would follow the reference, not argen
-    print(json.dumps({"engine": "argen-native", "threads": 1, "steps_per_s": speed["steps_per_s"],
+    print(json.dumps({"engine": "argen-native", "threads": 1, "weights": weights, "steps_per_s": speed["steps_per_s"],
                       "runs": speed["runs"], "tokens": tokens, "logprobs": logprobs,
                       "note": f"simd {speed.get('simd')}"}))
 

@@ -1,19 +1,21 @@
-// argen wasm under Node (single-threaded build), greedy, two ways:
+// argen wasm under Node, greedy, one of two ways:
 //
-//   generate:  the public API, `for await (ev of model.generate({prompt, maxTokens, temperature: 0}))`
-//   core:      the wasm core below it (build/wasm/pkg/argen-core.mjs): stream.next(1) for the first
-//              token, then stream.next(STEPS - 1) in one call: no per-token await / event-loop turn
+//   generate:  the public API, `for await (ev of model.generate({prompt, maxTokens, temperature: 0}))`,
+//              with ARGEN_WEIGHTS (f32|int8) and ARGEN_THREADS (> 1: the threaded core)
+//   core:      (ARGEN_CORE=1) the single-threaded wasm core below it (build/wasm/pkg/argen-core.mjs):
+//              stream.next(1) for the first token, then stream.next(STEPS - 1) in one call: no
+//              per-token await / event-loop turn
 //
 //   node bench/argen_wasm.mjs MODEL.safetensors PROMPT STEPS RUNS
 //
 // maxTokens = STEPS token events. The first event costs the prompt plus one step, so the timed span is
 // first event -> last event: STEPS - 1 decode steps (each one model step, sampling, text decoding,
 // and for `generate` one trip through the async iterator); steps/s = (STEPS - 1) / span.
-// Prints one JSON line per way: {engine, threads, steps_per_s (median), rates, tokens, logprobs}.
+// Prints one JSON line: {engine, threads, steps_per_s (median), rates, tokens, logprobs}.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, warmupMs } from './common.mjs';
+import { argenConfig, median, warmupMs } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = process.env.ARGEN_PKG ?? path.join(root, 'build/wasm/pkg');
@@ -31,37 +33,40 @@ async function measure(engine, once) {
   const rates = [];
   for (let r = 0; r < runs; ++r) rates.push((steps - 1) / ((await once()).span_ms / 1000));
   console.log(JSON.stringify({
-    engine, threads: 1, steps_per_s: median(rates), rates,
+    engine, threads, weights, steps_per_s: median(rates), rates,
     tokens: check.events.map((e) => e.id), logprobs: check.events.map((e) => e.logprob),
   }));
 }
 
-// 1. The public API.
-const { loadModel } = await import(path.join(pkg, 'argen.mjs'));
-const model = await loadModel(bytes);
-await measure('argen-wasm', async () => {
-  const events = [];
-  let t0 = 0;
-  for await (const ev of model.generate(opts)) {
-    if (ev.type !== 'token') continue;
-    if (events.length === 0) t0 = performance.now();
-    events.push(ev);
-  }
-  return { span_ms: performance.now() - t0, events };
-});
-model.dispose();
-
-// 2. The core, batched (what the API costs on top of it is the difference).
-const { default: createArgenCore } = await import(path.join(pkg, 'argen-core.mjs'));
-const core = await createArgenCore({ wasmBinary: await readFile(path.join(pkg, 'argen-core.wasm')) });
-const native = new core.Model(bytes, 'bench');
-await measure('argen-wasm-core', async () => {
-  const stream = native.generate(opts);
-  const first = stream.next(1);
-  const t0 = performance.now();
-  const rest = stream.next(steps - 1);
-  const span_ms = performance.now() - t0;
-  stream.delete();
-  return { span_ms, events: [...first, ...rest] };
-});
-native.delete();
+const { weights, threads } = argenConfig();
+if (process.env.ARGEN_CORE !== '1') {
+  // The public API.
+  const { loadModel } = await import(path.join(pkg, 'argen.mjs'));
+  const model = await loadModel(bytes, { weights, threads });
+  await measure('argen-wasm', async () => {
+    const events = [];
+    let t0 = 0;
+    for await (const ev of model.generate(opts)) {
+      if (ev.type !== 'token') continue;
+      if (events.length === 0) t0 = performance.now();
+      events.push(ev);
+    }
+    return { span_ms: performance.now() - t0, events };
+  });
+  model.dispose();
+} else {
+  // The core, batched (what the API costs on top of it is the difference).
+  const { default: createArgenCore } = await import(path.join(pkg, 'argen-core.mjs'));
+  const core = await createArgenCore({ wasmBinary: await readFile(path.join(pkg, 'argen-core.wasm')) });
+  const native = new core.Model(bytes, 'bench', weights);
+  await measure('argen-wasm-core', async () => {
+    const stream = native.generate(opts);
+    const first = stream.next(1);
+    const t0 = performance.now();
+    const rest = stream.next(steps - 1);
+    const span_ms = performance.now() - t0;
+    stream.delete();
+    return { span_ms, events: [...first, ...rest] };
+  });
+  native.delete();
+}

@@ -27,17 +27,24 @@ export function warmupMs() {
   return 1000 * Number(process.env.BENCH_WARMUP_S ?? 2);
 }
 
-// onnxruntime for one thread: 'web' (the WASM backend, in Node) or 'node' (the native CPU provider).
+// The argen configuration of a run (bench/run.sh sets them): ARGEN_WEIGHTS f32|int8, ARGEN_THREADS.
+export function argenConfig() {
+  return { weights: process.env.ARGEN_WEIGHTS ?? 'f32', threads: Number(process.env.ARGEN_THREADS ?? 1) };
+}
+
+// onnxruntime: 'web' (the WASM backend, in Node; ORT_THREADS threads, default 1) or 'node' (the
+// native CPU provider, 1 thread).
 export async function loadOrt(flavour, usage) {
   if (flavour === 'web') {
     const ort = await import('onnxruntime-web');
-    ort.env.wasm.numThreads = 1;
-    return { ort, options: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } };
+    const threads = Number(process.env.ORT_THREADS ?? 1);
+    ort.env.wasm.numThreads = threads;
+    return { ort, threads, options: { executionProviders: ['wasm'], graphOptimizationLevel: 'all' } };
   }
   if (flavour === 'node') {
     const ort = await import('onnxruntime-node');
-    return { ort, options: { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
-                             executionMode: 'sequential', graphOptimizationLevel: 'all' } };
+    return { ort, threads: 1, options: { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
+                                         executionMode: 'sequential', graphOptimizationLevel: 'all' } };
   }
   throw new Error(`usage: ${usage} (got '${flavour}')`);
 }

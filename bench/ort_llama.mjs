@@ -14,7 +14,7 @@ import { median, argmax, logprobOf, warmupMs, loadOrt } from './common.mjs';
 
 const [flavour, modelPath, stepsArg, runsArg] = process.argv.slice(2);
 const steps = Number(stepsArg), runs = Number(runsArg);
-const { ort, options } = await loadOrt(flavour, 'ort_llama.mjs web|node MODEL STEPS RUNS');
+const { ort, options, threads } = await loadOrt(flavour, 'ort_llama.mjs web|node MODEL STEPS RUNS');
 const session = await ort.InferenceSession.create(modelPath, options);
 const [L, D, BOS] = [6, 288, 1];
 
@@ -44,6 +44,6 @@ for (const end = performance.now() + warmupMs(); performance.now() < end;) await
 const rates = [];
 for (let r = 0; r < runs; ++r) rates.push((await run(false)).rate);
 console.log(JSON.stringify({
-  engine: `onnxruntime-${flavour}`, threads: 1, steps_per_s: median(rates), rates,
+  engine: `onnxruntime-${flavour}`, threads, steps_per_s: median(rates), rates,
   tokens: check.tokens, logprobs: check.logprobs,
 }));

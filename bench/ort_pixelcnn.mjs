@@ -15,7 +15,7 @@ import { median, argmax, logprobOf, warmupMs, loadOrt } from './common.mjs';
 
 const [flavour, modelPath, stepsArg, runsArg, checkArg] = process.argv.slice(2);
 const steps = Number(stepsArg), runs = Number(runsArg), check = Number(checkArg);
-const { ort, options } = await loadOrt(flavour, 'ort_pixelcnn.mjs web|node MODEL STEPS RUNS CHECK');
+const { ort, options, threads } = await loadOrt(flavour, 'ort_pixelcnn.mjs web|node MODEL STEPS RUNS CHECK');
 const session = await ort.InferenceSession.create(modelPath, options);
 const [H, W, L] = [28, 28, 256];
 
@@ -41,7 +41,7 @@ for (const end = performance.now() + warmupMs(); performance.now() < end;) await
 const rates = [];
 for (let r = 0; r < runs; ++r) rates.push((await run(steps, false)).rate);
 console.log(JSON.stringify({
-  engine: `onnxruntime-${flavour}`, threads: 1, ms_per_image: median(rates), rates,
+  engine: `onnxruntime-${flavour}`, threads, ms_per_image: median(rates), rates,
   tokens: rec.values, logprobs: rec.logprobs,
   note: `${steps} of ${H * W} pixels timed, extrapolated`,
 }));

@@ -18,7 +18,7 @@ import { median, argmax, logprobOf, warmupMs, loadOrt } from './common.mjs';
 
 const [flavour, modelPath, samplesArg, runsArg, checkArg] = process.argv.slice(2);
 const samples = Number(samplesArg), runs = Number(runsArg), check = Number(checkArg);
-const { ort, options } = await loadOrt(flavour, 'ort_wavenet.mjs web|node MODEL SAMPLES RUNS CHECK');
+const { ort, options, threads } = await loadOrt(flavour, 'ort_wavenet.mjs web|node MODEL SAMPLES RUNS CHECK');
 const session = await ort.InferenceSession.create(modelPath, options);
 const R = 64, FIRST = 128;
 const dilations = [];
@@ -54,6 +54,6 @@ for (const end = performance.now() + warmupMs(); performance.now() < end;) await
 const rates = [];
 for (let r = 0; r < runs; ++r) rates.push((await run(samples, false)).rate);
 console.log(JSON.stringify({
-  engine: `onnxruntime-${flavour}`, threads: 1, samples_per_s: median(rates), rates,
+  engine: `onnxruntime-${flavour}`, threads, samples_per_s: median(rates), rates,
   tokens: rec.codes, logprobs: rec.logprobs,
 }));

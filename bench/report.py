@@ -15,7 +15,9 @@ import os
 import statistics
 import sys
 
-ENGINES = ["argen-native", "argen-wasm", "argen-wasm-core", "onnxruntime-web", "onnxruntime-node", "pytorch"]
+ENGINES = ["argen-native", "argen-native-int8", "argen-wasm", "argen-wasm-int8", "argen-wasm-2t", "argen-wasm-2t-int8",
+           "argen-wasm-core", "onnxruntime-web", "onnxruntime-web-2t", "onnxruntime-node", "pytorch"]
+INT8_REFERENCE = "argen-native-int8"  # int8 rows are checked against it (PyTorch runs float32)
 REFERENCE = "pytorch"
 CHECK = 64        # tokens compared
 CHECK_HARD = 8    # a disagreement before this many tokens is an error, not float drift
@@ -32,6 +34,10 @@ MODELS = {  # model -> (metric in results.json, its column header, what was time
                    "queues; real-time factor = samples/s / 16000", "samples_per_s", True),
 }
 SAMPLE_RATE = 16000  # wavenet-20: real-time factor = samples/s / SAMPLE_RATE
+
+
+def dtype(engine):
+    return "int8" if engine.endswith("-int8") else "float32"
 
 
 def main():
@@ -60,7 +66,8 @@ def main():
     rtf = model == "wavenet-20"
     print(f"{model}: {what}, median of {len(dirs)} round(s)")
     print(info)
-    print(f"{'engine':<18}{'threads':>8}  {'dtype':<8}{unit:>10}" + (f"{'realtime':>10}" if rtf else "")
+    web2 = res.get("onnxruntime-web-2t", res["onnxruntime-web"])["value"]
+    print(f"{'engine':<20}{'threads':>8}  {'dtype':<8}{unit:>10}" + (f"{'realtime':>10}" if rtf else "")
           + f"{'vs ort-web':>12}{'vs ort-node':>13}  round medians; all runs min..max")
     for e in engines:
         r = res[e]
@@ -68,29 +75,42 @@ def main():
         spread = " ".join(f"{x:.0f}" for x in r["round_medians"])
         if r["rates"]:
             spread += f"; {min(r['rates']):.0f}..{max(r['rates']):.0f}"
-        print(f"{e:<18}{r['threads']:>8}  {'float32':<8}{v:>10.1f}" + (f"{v / SAMPLE_RATE:>9.3f}x" if rtf else "")
-              + f"{faster(v, web):>11.2f}x{faster(v, node):>12.2f}x  {spread}")
+        peer = web2 if r["threads"] > 1 else web  # ort-web with the same thread count
+        print(f"{e:<20}{r['threads']:>8}  {dtype(e):<8}{v:>10.1f}" + (f"{v / SAMPLE_RATE:>9.3f}x" if rtf else "")
+              + f"{faster(v, peer):>11.2f}x{faster(v, node):>12.2f}x  {spread}")
+    print("vs ort-web: against onnxruntime-web with the same number of threads")
     for why in dict.fromkeys(skipped.values()):
         print(f"skipped: {', '.join(e for e in skipped if skipped[e] == why)}: {why}")
 
-    # Cross-engine check: greedy tokens (and their log-probabilities) against the reference.
-    ref = res[REFERENCE]
-    n = min(CHECK, len(ref["tokens"]))
-    bad, hard = [], False
-    worst = 0.0
-    for e in engines:
-        t, lp = res[e]["tokens"][:n], res[e]["logprobs"][:n]
-        k = next((i for i in range(n) if i >= len(t) or t[i] != ref["tokens"][i]), n)
-        if k < n:
-            bad.append(f"{e} diverges from {REFERENCE} at generated token {k}")
-            hard = hard or k < CHECK_HARD
-        worst = max([worst] + [abs(a - b) for a, b in zip(lp[:k], ref["logprobs"][:k])])
-    if bad:
-        print("tokens: DISAGREE: " + "; ".join(bad))
-    else:
-        print(f"tokens: all {len(engines)} engines agree on the first {n} greedy tokens")
-    print(f"logprobs of those tokens: max |diff| vs {REFERENCE} = {worst:.2e}"
-          + ("" if worst <= LOGPROB_TOL else f"  (above {LOGPROB_TOL:g}: check the engines)"))
+    # Cross-engine check: greedy tokens (and their log-probabilities): float32 engines against
+    # PyTorch, int8 ones against argen native int8 (same integer products: must agree exactly).
+    hard = False
+    for group, reference in (("float32", REFERENCE), ("int8", INT8_REFERENCE)):
+        members = [e for e in engines if dtype(e) == group]
+        if reference not in res or not members:
+            continue
+        ref = res[reference]
+        n = min(CHECK, len(ref["tokens"]))
+        if group == "int8":  # argen native's list runs one past the PyTorch tokens it was fed
+            n = min([n] + [len(res[e]["tokens"]) for e in members if e != reference])
+        bad, worst = [], 0.0
+        for e in members:
+            t, lp = res[e]["tokens"][:n], res[e]["logprobs"][:n]
+            k = next((i for i in range(n) if i >= len(t) or t[i] != ref["tokens"][i]), n)
+            if k < n:
+                bad.append(f"{e} diverges from {reference} at generated token {k}")
+                hard = hard or k < CHECK_HARD
+            worst = max([worst] + [abs(a - b) for a, b in zip(lp[:k], ref["logprobs"][:k])])
+        if bad:
+            print(f"{group} tokens: DISAGREE: " + "; ".join(bad))
+        else:
+            print(f"{group} tokens: all {len(members)} engines agree on the first {n} greedy tokens")
+        print(f"  logprobs of those tokens: max |diff| vs {reference} = {worst:.2e}"
+              + ("" if worst <= LOGPROB_TOL else f"  (above {LOGPROB_TOL:g}: check the engines)"))
+    if "argen-native-int8" in res:  # how far int8 drifts from float32 (not an error)
+        t8, t32 = res["argen-native-int8"]["tokens"], res[REFERENCE]["tokens"]
+        k = next((i for i in range(min(len(t8), len(t32))) if t8[i] != t32[i]), min(len(t8), len(t32)))
+        print(f"int8 vs float32 (PyTorch): same greedy tokens for the first {k} of {min(len(t8), len(t32))}")
     for e in engines:
         if res[e].get("note"):
             print(f"note: {e}: {res[e]['note']}")
@@ -99,10 +119,10 @@ def main():
     if os.path.exists(results_path):
         with open(results_path) as f:
             records = [r for r in json.load(f) if r.get("model") != model]
-    records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": "float32",
+    records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": dtype(e),
                  "metric": metric, "value": round(res[e]["value"], 1)} for e in engines]
     if rtf:
-        records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": "float32",
+        records += [{"model": model, "engine": e, "threads": res[e]["threads"], "dtype": dtype(e),
                      "metric": "realtime_factor", "value": round(res[e]["value"] / SAMPLE_RATE, 4)}
                     for e in engines]
     with open(results_path, "w") as f:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks of /work/shared/BENCH_SUITE.md: argen (native, wasm) against onnxruntime-web,
-# onnxruntime-node and PyTorch, all on one thread, same weights, greedy decode. See bench/README.md.
+# Benchmarks of /work/shared/BENCH_SUITE.md, same weights, greedy decode, one table per model (see
+# bench/README.md): argen native (1 thread), argen wasm single-threaded and threaded (2 threads, the
+# pthreads core), each with float32 and int8 weights (`--weights int8` / loadModel({weights})),
+# against onnxruntime-web (WASM, 1 and 2 threads), onnxruntime-node (1 thread) and PyTorch (1 thread).
 #
 #   bench/run.sh [--quick] [--model char-lstm|llama-15m|pixelcnn-gated|wavenet-20]...
 #
@@ -66,10 +68,21 @@ run() {  # engine name, then its command: one JSON line into $dir/ENGINE.json
   echo "== $model round $round: $name" >&2
   "$@" > "$dir/$name.json"
 }
-wasm() {  # argen_wasm.mjs prints two lines: the public generate() API, then the core batched.
-  run argen-wasm-both node bench/argen_wasm.mjs "$@"
-  sed -n 1p "$dir/argen-wasm-both.json" > "$dir/argen-wasm.json"
-  sed -n 2p "$dir/argen-wasm-both.json" > "$dir/argen-wasm-core.json"
+argen_rows() {  # argen's rows: NATIVE_CMD... -- WASM_CMD..., each run with f32 and int8 weights, wasm
+  # also with 2 threads; env ARGEN_WEIGHTS / ARGEN_THREADS tell the scripts (and the CLI's flags).
+  local native=() wasm_cmd=() w s
+  while [ "$1" != -- ]; do native+=("$1"); shift; done; shift
+  wasm_cmd=("$@")
+  for w in f32 int8; do
+    s=$([ $w = int8 ] && echo -int8 || true)
+    run "argen-native$s" env ARGEN_WEIGHTS=$w "${native[@]}"
+    run "argen-wasm$s" env ARGEN_WEIGHTS=$w ARGEN_THREADS=1 "${wasm_cmd[@]}"
+    run "argen-wasm-2t$s" env ARGEN_WEIGHTS=$w ARGEN_THREADS=2 "${wasm_cmd[@]}"
+  done
+}
+ort_web() {  # onnxruntime-web with 1 and 2 threads: its script and arguments
+  run onnxruntime-web    env ORT_THREADS=1 node "$@"
+  run onnxruntime-web-2t env ORT_THREADS=2 node "$@"
 }
 # Rounds over all engines (rather than all runs of one engine at once) spread slow phases of a shared
 # machine over every engine.
@@ -84,10 +97,10 @@ for model in $models; do
       char-lstm)
         steps=$([ "$quick" = 1 ] && echo 64 || echo 512)
         run pytorch          "$py" bench/torch_char_lstm.py "$prompt" "$steps" "$runs"
-        run argen-native     "$py" bench/argen_native.py "$out/argen" "$out/char-lstm.safetensors" \
-                               "$prompt" "$steps" "$runs" "$dir/pytorch.json"
-        wasm "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs"
-        run onnxruntime-web  node bench/ort_char_lstm.mjs web  "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
+        argen_rows "$py" bench/argen_native.py "$out/argen" "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs" \
+                   "$dir/pytorch.json" -- node bench/argen_wasm.mjs "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs"
+        run argen-wasm-core  env ARGEN_CORE=1 node bench/argen_wasm.mjs "$out/char-lstm.safetensors" "$prompt" "$steps" "$runs"
+        ort_web bench/ort_char_lstm.mjs web "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
         run onnxruntime-node node bench/ort_char_lstm.mjs node "$out/char-lstm.step.onnx" "$prompt" "$steps" "$runs"
         ;;
       llama-15m)
@@ -97,10 +110,10 @@ for model in $models; do
         # between the first and the last token event (see argen_wasm.mjs).
         steps=$([ "$quick" = 1 ] && echo 32 || echo 255)
         run pytorch          "$py" bench/torch_llama.py "$steps" "$runs"
-        run argen-native     "$py" bench/argen_native.py "$out/argen" "$out/llama-15m.safetensors" \
-                               "" "$steps" "$runs" "$dir/pytorch.json" llama-15m
-        wasm "$out/llama-15m.safetensors" "" "$steps" "$runs"
-        run onnxruntime-web  node bench/ort_llama.mjs web  "$out/llama-15m.step.onnx" "$steps" "$runs"
+        argen_rows "$py" bench/argen_native.py "$out/argen" "$out/llama-15m.safetensors" "" "$steps" "$runs" \
+                   "$dir/pytorch.json" llama-15m -- node bench/argen_wasm.mjs "$out/llama-15m.safetensors" "" "$steps" "$runs"
+        run argen-wasm-core  env ARGEN_CORE=1 node bench/argen_wasm.mjs "$out/llama-15m.safetensors" "" "$steps" "$runs"
+        ort_web bench/ort_llama.mjs web "$out/llama-15m.step.onnx" "$steps" "$runs"
         run onnxruntime-node node bench/ort_llama.mjs node "$out/llama-15m.step.onnx" "$steps" "$runs"
         ;;
       pixelcnn-gated)
@@ -109,9 +122,10 @@ for model in $models; do
         steps=$([ "$quick" = 1 ] && echo 4 || echo 24) check=$([ "$quick" = 1 ] && echo 8 || echo 64)
         run pytorch          "$py" bench/torch_pixelcnn.py "$steps" "$runs" "$check"
         # argen: cached generation of the whole image, timed per image (no extrapolation).
-        run argen-native     "$out/argen" bench --threads 1 --model "$out/pixelcnn-gated.safetensors" --runs "$runs" --check "$check"
-        run argen-wasm       node bench/argen_media.mjs image "$out/pixelcnn-gated.safetensors" "$runs" "$check"
-        run onnxruntime-web  node bench/ort_pixelcnn.mjs web  "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
+        argen_rows sh -c '"$0" bench --threads 1 --weights "$ARGEN_WEIGHTS" --model "$1" --runs "$2" --check "$3"' \
+                     "$out/argen" "$out/pixelcnn-gated.safetensors" "$runs" "$check" \
+                   -- node bench/argen_media.mjs image "$out/pixelcnn-gated.safetensors" "$runs" "$check"
+        ort_web bench/ort_pixelcnn.mjs web "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
         run onnxruntime-node node bench/ort_pixelcnn.mjs node "$out/pixelcnn-gated.full.onnx" "$steps" "$runs" "$check"
         ;;
       wavenet-20)
@@ -119,9 +133,10 @@ for model in $models; do
         # peer needs ~30 s for it); the first 64 samples (the recording run) are checked.
         samples=$([ "$quick" = 1 ] && echo 256 || echo 16000) check=64 wruns=1
         run pytorch          "$py" bench/torch_wavenet.py "$samples" "$wruns" "$check"
-        run argen-native     "$out/argen" bench --threads 1 --model "$out/wavenet-20.safetensors" --samples "$samples" --runs "$wruns" --check "$check"
-        run argen-wasm       node bench/argen_media.mjs audio "$out/wavenet-20.safetensors" "$samples" "$wruns" "$check"
-        run onnxruntime-web  node bench/ort_wavenet.mjs web  "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
+        argen_rows sh -c '"$0" bench --threads 1 --weights "$ARGEN_WEIGHTS" --model "$1" --samples "$2" --runs "$3" --check "$4"' \
+                     "$out/argen" "$out/wavenet-20.safetensors" "$samples" "$wruns" "$check" \
+                   -- node bench/argen_media.mjs audio "$out/wavenet-20.safetensors" "$samples" "$wruns" "$check"
+        ort_web bench/ort_wavenet.mjs web "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         run onnxruntime-node node bench/ort_wavenet.mjs node "$out/wavenet-20.step.onnx" "$samples" "$wruns" "$check"
         ;;
     esac

@@ -416,7 +416,6 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
 // must cost little next to it: two vector passes.
 HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {
   const hn::ScalableTag<float> df;
-  const hn::Rebind<int32_t, decltype(df)> di32;
   const hn::Rebind<int16_t, decltype(df)> di16;
   const size_t N = hn::Lanes(df);
   auto m = hn::Zero(df);

@@ -237,6 +237,6 @@ test('a model file over the wasm memory limit is refused before it is copied, na
   const { default: createArgenCore } = await import(path.join(pkg, 'argen-core.mjs'));
   const core = await createArgenCore({ wasmBinary: readFileSync(path.join(pkg, 'argen-core.wasm')) });
   const huge = { length: 5 * 2 ** 30 };  // what the binding reads first; nothing is allocated
-  assert.throws(() => new core.Model(huge, 'huge.safetensors'),
+  assert.throws(() => new core.Model(huge, 'huge.safetensors', 'f32'),
     /huge\.safetensors: the model file is 5368709120 bytes; that is over the memory limit \(the wasm heap holds at most 4294967296 bytes\)/);
 });

@@ -38,3 +38,27 @@ test('each architecture samples the same tokens natively and in wasm', async () 
   }
   assert.ok(checked >= 10, `only ${checked} golden cases have a chars tokenizer`);
 });
+
+// int8 weights (quantized at load, or stored int8 by the exporter): wasm and native compute the
+// same integer products, so they sample the same text; info.weights says which weights run.
+test('int8 weights: same seed, same text natively and in wasm; info.weights reports them', async () => {
+  const opts = { prompt: 'And it came to pass', maxTokens: 200, temperature: 0.8, seed: 77 };
+  const native = execFileSync(nativeBin, ['generate', '--model', requireFile(bundledText), '--weights', 'int8', '--prompt', opts.prompt,
+    '--max-tokens', '200', '--temperature', '0.8', '--seed', '77'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const m = await argen.loadModel(bundledText, { weights: 'int8' });
+  assert.equal(m.info.weights, 'int8');
+  const wasm = opts.prompt + (await collect(m.generate(opts))).map((e) => e.text ?? '').join('') + '\n';
+  assert.equal(wasm, native);
+  m.dispose();
+  const f = await argen.loadModel(bundledText);
+  assert.equal(f.info.weights, 'f32');
+  const f32 = opts.prompt + (await collect(f.generate(opts))).map((e) => e.text ?? '').join('') + '\n';
+  assert.notEqual(f32, wasm, 'int8 and float32 weights gave the same 200 tokens: is int8 in use?');
+  f.dispose();
+  await assert.rejects(argen.loadModel(bundledText, { weights: 'int4' }), /weights must be 'f32' or 'int8', found int4/);
+  // A file the exporter stored as int8 loads as int8 without asking.
+  const stored = goldenCases()[0].file.replace(/[^/]*$/, 'llama_int8_chars_d32_h4_kv2_l2.safetensors');
+  const s = await argen.loadModel(requireFile(stored));
+  assert.equal(s.info.weights, 'int8');
+  s.dispose();
+});
