@@ -9,4 +9,4 @@ const pkg = process.env.ARGEN_PKG ?? path.join(root, 'build/wasm/pkg');
 const { default: createArgenCore } = await import(path.join(pkg, 'argen-core.mjs'));
 const core = await createArgenCore({ wasmBinary: await readFile(path.join(pkg, 'argen-core.wasm')) });
 const r = core.roofline();
-console.log(JSON.stringify({ engine: 'wasm', cache_gbps: r.cacheGbps, memory_gbps: r.memoryGbps, peak_gflops: r.peakGflops, simd: r.simd }));
+console.log(JSON.stringify({ engine: 'wasm', cache_gbps: r.cacheGbps, memory_gbps: r.memoryGbps, peak_gflops: r.peakGflops, peak_int8_gmacs: r.peakInt8Gmacs, simd: r.simd }));

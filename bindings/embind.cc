@@ -402,7 +402,8 @@ EMSCRIPTEN_BINDINGS(argen) {
   function("roofline", +[] {  // bench/roofline.mjs
     const auto r = ops::measure_roofline();
     val o = val::object();
-    o.set("cacheGbps", r.cache_gbps), o.set("memoryGbps", r.memory_gbps), o.set("peakGflops", r.peak_gflops), o.set("simd", r.simd);
+    o.set("cacheGbps", r.cache_gbps), o.set("memoryGbps", r.memory_gbps), o.set("peakGflops", r.peak_gflops);
+    o.set("peakInt8Gmacs", r.peak_int8_gmacs), o.set("simd", r.simd);
     return o;
   });
   class_<JsModel>("Model")

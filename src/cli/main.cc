@@ -276,8 +276,9 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return cmd_bench(a);
     if (cmd == "roofline") {  // the machine's limits, one thread (bench/roofline.py)
       const auto r = ops::measure_roofline();
-      std::printf("{\"engine\": \"native\", \"cache_gbps\": %.2f, \"memory_gbps\": %.2f, \"peak_gflops\": %.2f, \"simd\": \"%s\"}\n",
-                  r.cache_gbps, r.memory_gbps, r.peak_gflops, r.simd.c_str());
+      std::printf("{\"engine\": \"native\", \"cache_gbps\": %.2f, \"memory_gbps\": %.2f, \"peak_gflops\": %.2f, "
+                  "\"peak_int8_gmacs\": %.2f, \"simd\": \"%s\"}\n",
+                  r.cache_gbps, r.memory_gbps, r.peak_gflops, r.peak_int8_gmacs, r.simd.c_str());
       return 0;
     }
     std::fprintf(stderr, "argen: unknown command '%s'\n%s", cmd.c_str(), kUsage);

@@ -367,6 +367,13 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   const hn::Rebind<int8_t, decltype(d16)> d8;
   const size_t N = hn::Lanes(d16);
   const size_t cols_vec = cols - cols % N;
+#if HWY_TARGET == HWY_WASM
+  // One full 16-byte load per row and step, widened by halves (i16x8.extend_low/high): fewer
+  // instructions than two 8-byte loads.
+  const hn::Repartition<int8_t, decltype(d16)> d8f;
+  const hn::Half<decltype(d8f)> d8h;
+  const size_t cols_vec2 = cols - cols % (2 * N);
+#endif
   auto finish = [&](size_t row, int32_t s) {
     const float v = float(s) * (scale[row] * xs);
     if (kAccumulate) {
@@ -391,7 +398,23 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     const int8_t* w3 = w2 + seg * cols;
     auto a0 = hn::Zero(d32), a1 = hn::Zero(d32), a2 = hn::Zero(d32), a3 = hn::Zero(d32);
     auto o0 = hn::Zero(d32), o1 = hn::Zero(d32), o2 = hn::Zero(d32), o3 = hn::Zero(d32);
-    for (size_t c = 0; c < cols_vec; c += N) {
+    size_t c0 = 0;
+#if HWY_TARGET == HWY_WASM
+    for (; c0 < cols_vec2; c0 += 2 * N) {
+      const auto xa = hn::LoadU(d16, xq + c0), xb = hn::LoadU(d16, xq + c0 + N);
+      const auto v0 = hn::LoadU(d8f, w0 + c0), v1 = hn::LoadU(d8f, w1 + c0);
+      const auto v2 = hn::LoadU(d8f, w2 + c0), v3 = hn::LoadU(d8f, w3 + c0);
+      a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v0)), xa, a0, o0);
+      a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v1)), xa, a1, o1);
+      a2 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v2)), xa, a2, o2);
+      a3 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v3)), xa, a3, o3);
+      a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v0)), xb, a0, o0);
+      a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v1)), xb, a1, o1);
+      a2 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v2)), xb, a2, o2);
+      a3 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v3)), xb, a3, o3);
+    }
+#endif
+    for (size_t c = c0; c < cols_vec; c += N) {
       const auto xv = hn::LoadU(d16, xq + c);
       a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w0 + c)), xv, a0, o0);
       a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w1 + c)), xv, a1, o1);

@@ -77,6 +77,7 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
 // the work cannot be optimised away.
 float read_sum(const float* p, size_t n);
 float fma_peak(size_t iters, float m);
+
 size_t float_lanes();
 
 // Name of the SIMD target the dispatcher picked (for `argen info` and benchmarks).

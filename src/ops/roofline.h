@@ -8,7 +8,9 @@ namespace argen::ops {
 struct Roofline {
   double cache_gbps = 0;   // 8 MiB buffer, read repeatedly (L3 here)
   double memory_gbps = 0;  // 256 MiB buffer (DRAM)
-  double peak_gflops = 0;  // float32 multiply-adds on registers
+  double peak_gflops = 0;  // float32 multiply-adds: on registers, or the matmul kernel in L1 if faster
+  double peak_int8_gmacs = 0;  // int8 x int8 multiply-adds of matvec_q8q8 on a matrix in L1 (its
+                               // widening and multiply-adds, not memory, bind it there)
   std::string simd;
 };
 Roofline measure_roofline();
