@@ -28,6 +28,7 @@ class Panel {
       select.append(h('option', { value: m.url, textContent: `${m.name} · ${m.arch}, ${params} parameters, ${mb(m.bytes)}` }));
     }
     select.onchange = () => this.load();
+    this.form.weights.onchange = () => this.load();
     this.form.onsubmit = (e) => (e.preventDefault(), this.start());
     this.form.stop.onclick = () => this.stop();
     this.id = 0;
@@ -54,7 +55,7 @@ class Panel {
     bar.hidden = false;
     $(bar, 'progress').value = 0;
     $(bar, '.load-text').textContent = `loading ${m.name}…`;
-    this.worker.postMessage({ type: 'load', url: m.url });
+    this.worker.postMessage({ type: 'load', url: m.url, weights: this.form.weights.value });
   }
 
   message(d) {
@@ -67,7 +68,8 @@ class Panel {
       this.info = d.info;
       this.form.generate.disabled = false;
       $(document, '#runtime').textContent = `${self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated'} · ` +
-        (d.threads > 1 ? `WebAssembly with ${d.threads} threads` : 'single-threaded WebAssembly');
+        (d.threads > 1 ? `WebAssembly with ${d.threads} threads` : 'single-threaded WebAssembly') +
+        ` · ${d.info.weights === 'int8' ? 'int8' : 'float32'} weights`;
       this.loaded(d.info);
     } else if (d.type === 'error') {
       if (d.url) $(this.el, '.load').hidden = true;

@@ -1,5 +1,5 @@
 // Generation off the main thread: this worker owns the model and runs generate(); the page sends
-// { type: 'load', url } / { type: 'generate', id, options } / { type: 'stop' } and receives
+// { type: 'load', url, weights } / { type: 'generate', id, options } / { type: 'stop' } and receives
 // progress, loaded, events (batched every ~30 ms, so the page redraws once per batch), error.
 import { loadModel, threads as threadCount } from '/pkg/argen.mjs';
 
@@ -11,7 +11,7 @@ const threads = Number(new URL(self.location.href).searchParams.get('threads')) 
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 
-async function load(url) {
+async function load(url, weights) {
   controller?.abort();
   model?.dispose();
   model = null;
@@ -21,7 +21,7 @@ async function load(url) {
     if (now - last > 50 || loaded === total) post({ type: 'progress', url, loaded, total }), (last = now);
   };
   try {
-    model = await loadModel(url, { onProgress, threads });
+    model = await loadModel(url, { onProgress, threads, weights });
     post({ type: 'loaded', url, info: model.info, threads: threadCount() });
   } catch (e) {
     post({ type: 'error', url, message: e.message });
@@ -51,7 +51,7 @@ async function generate(id, options) {
 }
 
 self.onmessage = ({ data }) => {
-  if (data.type === 'load') loading = load(data.url);
+  if (data.type === 'load') loading = load(data.url, data.weights);
   else if (data.type === 'generate') generate(data.id, data.options);
   else if (data.type === 'stop') controller?.abort();
 };

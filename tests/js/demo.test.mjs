@@ -149,7 +149,7 @@ test('demo page: audio is not silent and at the model\'s sample rate; WAV downlo
   }
 });
 
-test('demo page with ?threads=2 generates with the threaded core when isolated', async () => {
+test('demo page with ?threads=2 generates with the threaded core when isolated, float32 and int8 weights', async () => {
   const server = await startServer({ port: 0 });
   const browser = await launch();
   try {
@@ -161,6 +161,13 @@ test('demo page with ?threads=2 generates with the threaded core when isolated',
     await ready(page, 'text');
     assert.match(await page.textContent('#runtime'), /WebAssembly with 2 threads/);
     await page.fill('#panel-text [name=maxTokens]', '50');
+    await page.click('#panel-text button[name=generate]');
+    await finished(page, 'text');
+    assert.ok((await page.evaluate(measure.text)) > 50);
+    assert.match(await page.textContent('#runtime'), /float32 weights/);
+    await page.selectOption('#panel-text [name=weights]', 'int8');  // reloads the model as int8
+    await page.waitForFunction(() => /int8 weights/.test(document.querySelector('#runtime').textContent));
+    await ready(page, 'text');
     await page.click('#panel-text button[name=generate]');
     await finished(page, 'text');
     assert.ok((await page.evaluate(measure.text)) > 50);
