@@ -2,7 +2,8 @@
 # Benchmarks of /work/shared/BENCH_SUITE.md, same weights, greedy decode, one table per model (see
 # bench/README.md): argen native (1 thread), argen wasm single-threaded and threaded (2 threads, the
 # pthreads core), each with float32 and int8 weights (`--weights int8` / loadModel({weights})),
-# against onnxruntime-web (WASM, 1 and 2 threads), onnxruntime-node (1 thread) and PyTorch (1 thread).
+# against onnxruntime-web (WASM, 1 and 2 threads), onnxruntime-node (1 thread) and PyTorch (1 thread);
+# then bench/roofline.py: each argen row's fraction of the machine limit that binds it.
 #
 #   bench/run.sh [--quick] [--model char-lstm|llama-15m|pixelcnn-gated|wavenet-20]...
 #
@@ -148,4 +149,8 @@ $build
 $load_note" "$out/$model"/round*/ || status=1
   echo
 done
+# How close each argen row (1 thread) runs to the limit that binds it: measures the roofline, reads
+# the rates just written.
+echo "== roofline" >&2
+"$py" bench/roofline.py "$results" || status=1
 exit $status
