@@ -1,22 +1,29 @@
-"""Train the bundled audio model: a speaker-conditioned WaveNet on speech synthesized with
-espeak-ng (16 kHz, 8-bit mu-law).
+"""Train a bundled audio model: a label-conditioned WaveNet (8-bit mu-law, 16 kHz) on one of two
+corpora made from Debian packages (--corpus):
 
-Data      sentences of the licence texts in /usr/share/common-licenses (GPL-3, Apache-2.0,
-          MPL-2.0, Artistic), spoken by espeak-ng with four voices (the global-conditioning
-          speakers, VOICES below), deterministic. espeak-ng writes 22.05 kHz: resampled to 16 kHz
-          with a Kaiser-windowed sinc (32 taps), silence trimmed to 0.1 s, peak-normalised to 0.7,
-          mu-law encoded (wavenet.mu_law_encode). The last HELD_OUT utterances of each voice are
-          held out. Cached in models/data/espeak/ (git-ignored; what a device run carries).
-Training  random crops (--crop samples) of training utterances, Adam (lr 1e-3, cosine decay over
-          the --minutes budget, grad-norm clip 1), the voice as the speaker; bf16 autocast on CUDA.
-Eval      NLL of the held-out utterances (whole, from empty history) in bits per sample.
-Sampling  --wav-dir DIR: --seconds of audio per speaker, generated incrementally (per-layer
+notes     (the bundled `notes-wavenet`) monophonic melodies rendered by fluidsynth with the
+          TimGM6mb General MIDI sound font, four instruments (the conditioning labels,
+          INSTRUMENTS below). Each piece: 24 notes of a random walk on the C-major pentatonic
+          scale (MIDI 55..79), 0.25/0.375/0.5 s each at 120 bpm, 1 in 10 a rest, velocity
+          70..110; reverb and chorus off; the two stereo channels averaged, peak-normalised to
+          0.7. PER_PIECE pieces per instrument, the last HELD_OUT held out.
+          apt-get install fluidsynth timgm6mb-soundfont
+espeak    speech: sentences of the licence texts in /usr/share/common-licenses spoken by espeak-ng
+          with four voices (VOICES), resampled from 22.05 to 16 kHz (Kaiser-windowed sinc),
+          silence trimmed to 0.1 s, peak-normalised to 0.7. Needs hours of GPU to sound like
+          speech (8 min on an H200 gave noise with syllable rhythm); no bundled model.
+Both are deterministic and cached in models/data/<corpus>/ (git-ignored; what a device run carries).
+
+Training  random crops (--crop samples) of training pieces, Adam (lr --lr, cosine decay over
+          the --minutes budget, grad-norm clip 1), the label as the speaker; bf16 autocast on CUDA.
+Eval      NLL of the held-out pieces (whole, from empty history) in bits per sample.
+Sampling  --wav-dir DIR: --seconds of audio per label, generated incrementally (per-layer
           queues of past activations, as argen does) from the code of silence; WAVs and a
-          spectrogram PNG (rows: speakers; left: training audio, right: generated).
+          spectrogram PNG (rows: labels; left: training audio, right: generated).
 
-    /usr/bin/python3 models/train_audio.py --prepare                  # synthesize the cache
+    /usr/bin/python3 models/train_audio.py --prepare                  # render the cache
     /usr/bin/python3 models/train_audio.py --minutes 0.3 --seconds 0.05 --wav-dir /tmp/wn  # smoke
-    python3 models/train_audio.py --device cuda --minutes 6 --wav-dir out/   # the bundled run
+    /usr/bin/python3 models/train_audio.py --minutes 70 --wav-dir out/   # the bundled run (CPU)
 """
 
 import argparse
@@ -24,7 +31,9 @@ import hashlib
 import json
 import math
 import os
+import random
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,20 +47,89 @@ from media_io import colormap, log_spectrogram, read_wav, training_device, write
 from wavenet import WaveNet, mu_law_decode, mu_law_encode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CACHE = os.path.join(HERE, "data", "espeak")
 SR = 16000
+
+
+# ---------------------------------------------------------------------------------- notes
+
+SOUND_FONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+# (label, General MIDI program): the conditioning labels, in embedding order.
+INSTRUMENTS = [("piano", 0), ("vibraphone", 11), ("nylon guitar", 24), ("flute", 73)]
+PENTATONIC = [0, 2, 4, 7, 9]
+PER_PIECE = 26     # pieces per instrument
+NOTES_HELD_OUT = 2
+
+
+def midi_file(notes, program, tpq=480, tempo_us=500000):
+    """notes: (start tick, duration ticks, pitch, velocity) -> bytes of a format-0 MIDI file."""
+    def vlq(n):
+        out = [n & 0x7F]
+        n >>= 7
+        while n:
+            out.append(0x80 | (n & 0x7F))
+            n >>= 7
+        return bytes(reversed(out))
+    events = sorted([(s, 1, p, v) for s, _, p, v in notes] + [(s + d, 0, p, 0) for s, d, p, _ in notes])
+    trk = bytearray(vlq(0) + bytes([0xFF, 0x51, 3]) + tempo_us.to_bytes(3, "big"))
+    trk += vlq(0) + bytes([0xC0, program])
+    t = 0
+    for tick, on, p, v in events:
+        trk += vlq(tick - t) + bytes([0x90 if on else 0x80, p, v])
+        t = tick
+    trk += vlq(0) + bytes([0xFF, 0x2F, 0])
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(trk)) + trk
+
+
+def melody(rng, count=24):
+    pitches = [o + k for o in range(48, 84, 12) for k in PENTATONIC if 55 <= o + k <= 79]
+    i = rng.randrange(len(pitches))
+    notes, tick = [], 0
+    for _ in range(count):
+        d = rng.choice([240, 360, 480])     # ticks at 480/quarter, 120 bpm: 0.25, 0.375, 0.5 s
+        if rng.random() >= 0.1:
+            notes.append((tick, d, pitches[i], rng.randrange(70, 111)))
+        tick += d
+        i = min(len(pitches) - 1, max(0, i + rng.choice([-2, -1, -1, 0, 1, 1, 2])))
+    return notes
+
+
+def render(notes, program):
+    with tempfile.TemporaryDirectory() as d:
+        mid, raw = os.path.join(d, "m.mid"), os.path.join(d, "m.raw")
+        with open(mid, "wb") as f:
+            f.write(midi_file(notes, program))
+        subprocess.run(["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.6", "-r", str(SR),
+                        "-T", "raw", "-O", "s16", "-E", "little", "-F", raw, SOUND_FONT, mid],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(raw, "rb") as f:
+            pcm = f.read()
+    x = torch.tensor(struct.unpack("<%dh" % (len(pcm) // 2), pcm), dtype=torch.float32)
+    y = x.reshape(-1, 2).mean(1) / 32768.0
+    loud = (y.abs() > 0.01 * y.abs().max()).nonzero()
+    y = y[: min(len(y), loud[-1].item() + SR // 10)]
+    return y * (0.7 / y.abs().max())
+
+
+def make_notes():
+    if not os.path.exists(SOUND_FONT):
+        raise SystemExit(f"{SOUND_FONT} missing: apt-get install fluidsynth timgm6mb-soundfont")
+    items = []
+    for v, (_, program) in enumerate(INSTRUMENTS):
+        for u in range(PER_PIECE):
+            notes = melody(random.Random(1000 * v + u))
+            items.append((render(notes, program), v, u >= PER_PIECE - NOTES_HELD_OUT,
+                          [p for _, _, p, _ in notes]))
+    return items
+
+
+# ---------------------------------------------------------------------------------- espeak
+
 # (espeak-ng voice, pitch 0..99): the speakers, in embedding order.
 VOICES = [("en", 50), ("en-us+f3", 60), ("en+klatt", 45), ("en-us+m3", 25)]
 TEXTS = ["GPL-3", "Apache-2.0", "MPL-2.0", "Artistic"]
 PER_VOICE = 28     # utterances per voice
 HELD_OUT = 3       # of which the last ones are held out
 
-CONFIG = dict(dilations=[2 ** i for i in range(10)] * 2, residual_channels=48,
-              dilation_channels=48, skip_channels=128, head_hidden=256, quantization=256,
-              input="embedding", embedding_dim=48, input_kernel=2, sample_rate=SR)
-
-
-# ---------------------------------------------------------------------------------- data
 
 def sentences():
     out = []
@@ -96,37 +174,68 @@ def synthesize(text, voice, pitch):
     return y * (0.7 / y.abs().max())
 
 
-def data_key():
-    spec = dict(voices=VOICES, texts=TEXTS, per_voice=PER_VOICE, held_out=HELD_OUT, sr=SR, v=1)
-    return hashlib.sha1(json.dumps(spec).encode()).hexdigest()[:12]
-
-
-def prepare(cache=CACHE):
-    """Synthesize (or load) the data set: dict with train/test lists of (uint8 codes, speaker)."""
-    path = os.path.join(cache, f"espeak-{data_key()}.pt")
-    if os.path.exists(path):
-        return torch.load(path), path
+def make_espeak():
     sents = sentences()
     g = torch.Generator().manual_seed(1234)
     order = torch.randperm(len(sents), generator=g).tolist()
-    need = PER_VOICE * len(VOICES)
-    if len(sents) < need:
-        raise SystemExit(f"only {len(sents)} sentences, need {need}")
-    data = {"train": [], "test": [], "texts": {"train": [], "test": []},
-            "voices": VOICES, "sample_rate": SR}
-    t0 = time.time()
+    if len(sents) < PER_VOICE * len(VOICES):
+        raise SystemExit(f"only {len(sents)} sentences, need {PER_VOICE * len(VOICES)}")
+    items = []
     for v, (voice, pitch) in enumerate(VOICES):
         for u in range(PER_VOICE):
             text = sents[order[v * PER_VOICE + u]]
-            codes = mu_law_encode(synthesize(text, voice, pitch)).to(torch.uint8)
-            split = "test" if u >= PER_VOICE - HELD_OUT else "train"
-            data[split].append((codes, v))
-            data["texts"][split].append((v, text))
+            items.append((synthesize(text, voice, pitch), v, u >= PER_VOICE - HELD_OUT, text))
+    return items
+
+
+# ---------------------------------------------------------------------------------- corpora
+
+CORPORA = {
+    "notes": dict(
+        model="notes-wavenet", make=make_notes,
+        spec=dict(instruments=INSTRUMENTS, per=PER_PIECE, held_out=NOTES_HELD_OUT, sr=SR, v=1),
+        labels=[name for name, _ in INSTRUMENTS],
+        label_names=[f"{name} (GM program {p})" for name, p in INSTRUMENTS],
+        config=dict(dilations=[2 ** i for i in range(9)] * 2, residual_channels=32,
+                    dilation_channels=32, skip_channels=64, head_hidden=128, quantization=256,
+                    input="embedding", embedding_dim=32, input_kernel=2, sample_rate=SR),
+        trained_on="monophonic melodies rendered by fluidsynth 2.3 with the TimGM6mb sound font",
+        license="model weights CC0-1.0; TimGM6mb sound font GPL-2.0",
+        what="4 instruments of the TimGM6mb General MIDI sound font"),
+    "espeak": dict(
+        model="espeak-wavenet", make=make_espeak,
+        spec=dict(voices=VOICES, texts=TEXTS, per_voice=PER_VOICE, held_out=HELD_OUT, sr=SR, v=1),
+        labels=[v for v, _ in VOICES],
+        label_names=[f"{v} (espeak-ng -v {v} -p {p})" for v, p in VOICES],
+        config=dict(dilations=[2 ** i for i in range(10)] * 2, residual_channels=48,
+                    dilation_channels=48, skip_channels=128, head_hidden=256, quantization=256,
+                    input="embedding", embedding_dim=48, input_kernel=2, sample_rate=SR),
+        trained_on="English speech synthesized with espeak-ng 1.51 from /usr/share/common-licenses "
+                   "texts",
+        license="model weights CC0-1.0; training audio synthesized with espeak-ng (GPL-3.0+)",
+        what="4 espeak-ng voices"),
+}
+
+
+def prepare(corpus):
+    """Render (or load) a corpus: dict with train/test lists of (uint8 codes, label)."""
+    c = CORPORA[corpus]
+    key = hashlib.sha1(json.dumps(c["spec"]).encode()).hexdigest()[:12]
+    cache = os.path.join(HERE, "data", corpus)
+    path = os.path.join(cache, f"{corpus}-{key}.pt")
+    if os.path.exists(path):
+        return torch.load(path), path
+    t0 = time.time()
+    data = {"train": [], "test": [], "about": {"train": [], "test": []}, "sample_rate": SR}
+    for audio, label, held_out, about in c["make"]():
+        split = "test" if held_out else "train"
+        data[split].append((mu_law_encode(audio).to(torch.uint8), label))
+        data["about"][split].append((label, about))
     os.makedirs(cache, exist_ok=True)
     torch.save(data, path)
-    secs = {s: sum(len(c) for c, _ in data[s]) / SR for s in ("train", "test")}
-    print(f"synthesized {need} utterances in {time.time() - t0:.0f}s: train {secs['train']:.0f}s, "
-          f"held-out {secs['test']:.0f}s of audio -> {path}", flush=True)
+    secs = {s: sum(len(x) for x, _ in data[s]) / SR for s in ("train", "test")}
+    print(f"made {len(data['train']) + len(data['test'])} pieces in {time.time() - t0:.0f}s: "
+          f"train {secs['train']:.0f}s, held-out {secs['test']:.0f}s of audio -> {path}", flush=True)
     return data, path
 
 
@@ -248,14 +357,17 @@ def spectrogram_png(path, rows, gap=6):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prepare", action="store_true", help="only synthesize the data cache")
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="notes")
+    ap.add_argument("--prepare", action="store_true", help="only render the data cache")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--minutes", type=float, default=6.0, help="training time budget")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: training_device's)")
     ap.add_argument("--crop", type=int, default=8000, help="samples per training crop")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpoint", default=os.path.join(HERE, "checkpoints", "espeak-wavenet.pt"))
+    ap.add_argument("--checkpoint", default=None,
+                    help="default: models/checkpoints/<the corpus's model>.pt")
     ap.add_argument("--eval-limit", type=int, default=0,
                     help="evaluate the first N samples of each held-out utterance (0: all)")
     ap.add_argument("--wav-dir", default=None, help="write generated WAVs and spectrograms here")
@@ -278,16 +390,21 @@ def main():
                     help="check the incremental step against the forward pass and exit")
     args = ap.parse_args()
 
-    data, path = prepare()
+    corpus = CORPORA[args.corpus]
+    labels = corpus["labels"]
+    args.checkpoint = args.checkpoint or os.path.join(HERE, "checkpoints", corpus["model"] + ".pt")
+    data, path = prepare(args.corpus)
     if args.prepare:
         return
     torch.manual_seed(args.seed)
     device, autocast = training_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     train, test = data["train"], data["test"]
     print(f"data {path}: {len(train)} train ({sum(len(c) for c, _ in train) / SR:.0f}s), "
           f"{len(test)} held-out ({sum(len(c) for c, _ in test) / SR:.0f}s), "
-          f"voices {[v for v, _ in VOICES]}", flush=True)
+          f"labels {labels}", flush=True)
 
     meta = {}
     if args.load:
@@ -296,7 +413,7 @@ def main():
         model.load_state_dict(ck["state_dict"])
         meta = ck.get("meta", {})
     else:
-        model = WaveNet(num_speakers=len(VOICES), **CONFIG)
+        model = WaveNet(num_speakers=len(labels), **corpus["config"])
     resumed = None
     if args.resume and not args.load:
         resumed = torch.load(args.resume, map_location="cpu", weights_only=False)
@@ -336,7 +453,7 @@ def main():
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
             ck = {"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
-                  "voices": VOICES}
+                  "labels": labels}
             if with_opt:
                 ck["optimizer"] = opt.state_dict()
             torch.save(ck, path + ".tmp")
@@ -405,7 +522,7 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(ck_path)), exist_ok=True)
         sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
         ck = {"arch": "wavenet", "config": model.config(), "state_dict": sd, "meta": meta,
-              "voices": VOICES}
+              "labels": labels}
         if not args.load:
             ck["optimizer"] = opt.state_dict()
         torch.save(ck, ck_path + ".tmp")
@@ -415,16 +532,16 @@ def main():
     if args.wav_dir:
         os.makedirs(args.wav_dir, exist_ok=True)
         n = int(args.seconds * SR)
-        spk = torch.arange(len(VOICES), device=device)
+        spk = torch.arange(len(labels), device=device)
         t2 = time.time()
         codes = generate(model, spk, n, args.temperature, args.seed, args.max_sample_seconds).cpu()
-        print(f"generated {codes.shape[1]} samples x {len(VOICES)} speakers in {time.time() - t2:.0f}s",
+        print(f"generated {codes.shape[1]} samples x {len(labels)} labels in {time.time() - t2:.0f}s",
               flush=True)
         rows = []
-        for v, (voice, _) in enumerate(VOICES):
+        for v, label in enumerate(labels):
             gen = mu_law_decode(codes[v])
             ref = mu_law_decode(next(c for c, s in train if s == v).long())[:max(n, 4096)]
-            tag = voice.replace("+", "_")
+            tag = re.sub(r"[^a-z0-9]+", "_", label.lower())
             write_wav(os.path.join(args.wav_dir, f"wavenet-gen-{v}-{tag}.wav"), gen, SR)
             write_wav(os.path.join(args.wav_dir, f"wavenet-train-{v}-{tag}.wav"), ref, SR)
             rows.append((ref, gen if len(gen) >= 1024 else F.pad(gen, (0, 1024 - len(gen)))))
@@ -433,17 +550,14 @@ def main():
 
     if args.export:
         from export import export
-        names = [f"{v} (espeak-ng -v {v} -p {p})" for v, p in VOICES]
-        desc = ("Speaker-conditioned WaveNet, 16 kHz 8-bit mu-law, 4 espeak-ng voices; held-out "
-                f"NLL {meta['heldout_bits_per_sample']:.3f} bits/sample. "
-                "Recipe: models/train_audio.py")
-        export(model.float().cpu(), args.export, dtype="float16", name="espeak-wavenet",
+        desc = (f"Label-conditioned WaveNet, 16 kHz 8-bit mu-law, {corpus['what']}; held-out "
+                f"NLL {meta.get('heldout_bits_per_sample', float('nan')):.3f} bits/sample. "
+                f"Recipe: models/train_audio.py --corpus {args.corpus}")
+        export(model.float().cpu(), args.export, dtype="float16", name=corpus["model"],
                description=desc,
-               trained_on=f"{meta.get('train_audio_seconds', 0):.0f} s of English speech "
-                          "synthesized with espeak-ng 1.51 from /usr/share/common-licenses texts, "
+               trained_on=f"{meta.get('train_audio_seconds', 0):.0f} s of {corpus['trained_on']}, "
                           f"{meta.get('train_seconds', 0) / 60:.1f} min on {meta.get('device', '?')}",
-               license="model weights CC0-1.0; training audio synthesized with espeak-ng (GPL-3.0+)",
-               labels=names)
+               license=corpus["license"], labels=corpus["label_names"])
         print(f"wrote {args.export} ({os.path.getsize(args.export)} bytes)", flush=True)
 
 
