@@ -195,7 +195,7 @@ CORPORA = {
         model="notes-wavenet", make=make_notes,
         spec=dict(instruments=INSTRUMENTS, per=PER_PIECE, held_out=NOTES_HELD_OUT, sr=SR, v=1),
         labels=[name for name, _ in INSTRUMENTS],
-        label_names=[f"{name} (GM program {p})" for name, p in INSTRUMENTS],
+        label_names=[name for name, _ in INSTRUMENTS],  # GM programs: INSTRUMENTS, the model card
         config=dict(dilations=[2 ** i for i in range(9)] * 2, residual_channels=32,
                     dilation_channels=32, skip_channels=64, head_hidden=128, quantization=256,
                     input="embedding", embedding_dim=32, input_kernel=2, sample_rate=SR),

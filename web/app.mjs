@@ -323,7 +323,7 @@ class AudioPanel extends Panel {
   constructor(models) {
     super('audio', models, { temperature: 1 });
     $(this.form, '.modality-controls').append(
-      h('label', { className: 'label-pick' }, 'Voice ', h('select', { name: 'speaker' })),
+      h('label', { className: 'label-pick' }, 'Voice or instrument ', h('select', { name: 'speaker' })),
       h('label', {}, 'Length (seconds) ', h('input', { name: 'seconds', type: 'number', min: 0.1, max: 60, step: 0.1, value: 3 })),
       h('label', {}, h('input', { name: 'play', type: 'checkbox', checked: true }), ' play while generating'),
     );
