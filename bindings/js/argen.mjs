@@ -259,7 +259,7 @@ function imageEvents({ width, channels }) {
  * the first loadModel (default: in a cross-origin isolated page all cores but one, at most 4, with
  * the threaded build when that is 2 or more; else 1). Results do not depend on the thread count.
  * weights: 'f32' (default) or 'int8': weight matrices quantized at load to int8 with a scale per
- * row (a quarter of the bytes per step; logits within about 1% — see bench/README.md); a file
+ * row (a quarter of the bytes per step; held-out bits within 0.6% on the bundled models, bench/README.md); a file
  * exported with int8 tensors loads as int8 either way. info.weights says which.
  */
 export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads, weights = 'f32' } = {}) {
