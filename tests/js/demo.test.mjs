@@ -127,8 +127,11 @@ test('demo page: audio is not silent and at the model\'s sample rate; WAV downlo
     await page.click('#tab-audio');
     await ready(page, 'audio');
     await page.fill('#panel-audio [name=seconds]', '0.5');
-    await page.uncheck('#panel-audio [name=randomSeed]');  // a fixed seed: the same audio every run
-    await page.fill('#panel-audio [name=seed]', '1');
+    await page.evaluate(() => {  // a fixed seed (in the collapsed sampling options): the same audio every run
+      const f = document.querySelector('#panel-audio form');
+      f.randomSeed.checked = false;
+      f.seed.value = '1';
+    });
     await page.click('#panel-audio button[name=generate]');
     await finished(page, 'audio');
     const wav = await page.evaluate(async () => {
