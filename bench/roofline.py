@@ -90,17 +90,14 @@ def main():
     print("model           engine              elements/s   MB/element  bound      achieved      limit  fraction")
     for model in ("char-lstm", "llama-15m", "wavenet-20", "pixelcnn-gated"):
         try:
-            nbytes, flops = per_element(model)
+            f32_bytes, flops = per_element(model)
         except (FileNotFoundError, KeyError):
             continue
         for e in [x for base in roof for x in (base, base + "-int8")]:
             if (model, e) not in rate:
                 continue
             v, r = rate[(model, e)], roof[e.removesuffix("-int8")]
-            if e.endswith("-int8"):
-                nbytes, flops = per_element(model)[0] // 4, per_element(model)[1]
-            else:
-                nbytes, flops = per_element(model)
+            nbytes = f32_bytes // 4 if e.endswith("-int8") else f32_bytes  # int8: one byte per weight
             if e.endswith("-int8"):
                 in_cache = nbytes <= L3_BYTES
                 bw = r["cache_gbps"] if in_cache else r["memory_gbps"]

@@ -11,13 +11,8 @@
 
 using namespace argen;
 using test::expect_error;
+using test::read_json;
 using nlohmann::json;
-
-static json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  return json::parse(f);
-}
 
 static const std::string kGolden = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
 

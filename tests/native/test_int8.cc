@@ -17,11 +17,7 @@ namespace {
 
 const std::string kDir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
 
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  return nlohmann::json::parse(f);
-}
+using test::read_json;
 
 // The logits a golden case's model gives at each of its positions, fed as the case says.
 std::vector<std::vector<float>> run(const Model& model, const nlohmann::json& g) {

@@ -9,11 +9,7 @@
 
 using namespace argen;
 
-static nlohmann::json read_json(const std::string& path) {
-  std::ifstream f(path);
-  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
-  return nlohmann::json::parse(f);
-}
+using test::read_json;
 
 // Every golden case, consumed two ways: one token per step throughout, and the first half as one
 // prefill (batched for transformers) followed by steps. Both must give PyTorch's logits.

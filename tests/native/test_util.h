@@ -3,15 +3,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
 namespace argen::test {
+
+// A JSON file (golden cases, test data); a missing file fails the test naming it.
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream f(path);
+  REQUIRE_MESSAGE(f.good(), "cannot open " << path);
+  return nlohmann::json::parse(f);
+}
 
 // Deterministic random floats in [-scale, scale] (only for inputs; never compared across platforms).
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.f) {
