@@ -121,10 +121,6 @@ void gather_patch(const float* plane, int H, int W, int C, int i, int j, int kh,
   }
 }
 
-void gate(float* a, size_t n, float* out) {
-  ops::tanh(a, n);
-  ops::sigmoid(a + n, n);
-  ops::mul(a, a + n, out, n);
-}
+void gate(const float* a, size_t n, float* out) { ops::tanh_sigmoid_gate(a, a + n, out, n); }
 
 }  // namespace argen

@@ -30,8 +30,8 @@ std::vector<float> conv_matrix(const Tensor& w);
 // outside the image: out[(dy*kw + dx)*C + c].
 void gather_patch(const float* plane, int H, int W, int C, int i, int j, int kh, int kw, int top,
                   int left, float* out);
-// The gated unit: out[k] = tanh(a[k]) * sigmoid(a[n + k]), k < n. Clobbers a.
-void gate(float* a, size_t n, float* out);
+// The gated unit: out[k] = tanh(a[k]) * sigmoid(a[n + k]), k < n.
+void gate(const float* a, size_t n, float* out);
 
 // Keys and values of every position so far, per layer, and the attention of the newest position.
 struct KVCache {

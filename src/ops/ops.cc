@@ -23,6 +23,7 @@ HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(Tanh);
 HWY_EXPORT(Sigmoid);
+HWY_EXPORT(TanhSigmoidGate);
 HWY_EXPORT(Relu);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(LogSoftmax);
@@ -91,6 +92,9 @@ void add(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DIS
 void mul(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Mul)(a, b, out, n); }
 void tanh(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Tanh)(x, n); }
 void sigmoid(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Sigmoid)(x, n); }
+void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(TanhSigmoidGate)(a, b, out, n);
+}
 void relu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Relu)(x, n); }
 void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 void log_softmax(const float* x, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(LogSoftmax)(x, out, n); }

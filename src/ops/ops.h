@@ -20,6 +20,8 @@ void mul(const float* a, const float* b, float* out, size_t n);
 void tanh(float* x, size_t n);
 void sigmoid(float* x, size_t n);
 void relu(float* x, size_t n);
+// out = tanh(a) * sigmoid(b) (out may alias a or b).
+void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n);
 // In place softmax; out = log_softmax(x) (out may alias x).
 void softmax(float* x, size_t n);
 void log_softmax(const float* x, float* out, size_t n);

@@ -51,6 +51,9 @@ inline void tanh(float* x, size_t n) {
 inline void sigmoid(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = float(1.0 / (1.0 + std::exp(-double(x[i]))));
 }
+inline void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = std::tanh(a[i]) / (1.0f + std::exp(-b[i]));
+}
 inline void relu(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.f ? x[i] : 0.f;
 }

@@ -118,7 +118,34 @@ TEST_CASE("elementwise ops match the scalar reference, extremes included") {
       if (which == 2) ops::relu(o.data(), n), ops::ref::relu(r.data(), n);
       for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "op " << which << " x=" << a[i]);
     }
+    ops::tanh_sigmoid_gate(a.data(), b.data(), o.data(), n);
+    ops::ref::tanh_sigmoid_gate(a.data(), b.data(), r.data(), n);
+    for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "gate a=" << a[i] << " b=" << b[i]);
   }
+}
+
+// tanh and sigmoid are rational approximations: their error over the whole float range that
+// matters (beyond +-20 both are flat), on a dense grid, against double precision.
+TEST_CASE("tanh and sigmoid stay within 4e-7 of double precision everywhere") {
+  const size_t n = 400001;
+  std::vector<float> x(n), t(n), s(n);
+  for (size_t i = 0; i < n; ++i) x[i] = -20.f + 40.f * float(i) / float(n - 1);
+  x[n / 2] = 0.f;
+  x.push_back(1e-30f), x.push_back(-3e-5f), x.push_back(1e30f), x.push_back(-1e30f);
+  t = x, s = x;
+  ops::tanh(t.data(), x.size());
+  ops::sigmoid(s.data(), x.size());
+  double worst_t = 0, worst_rel = 0, worst_s = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want_t = std::tanh(double(x[i])), want_s = 1 / (1 + std::exp(-double(x[i])));
+    worst_t = std::max(worst_t, std::fabs(t[i] - want_t));
+    if (std::fabs(x[i]) > 1e-30) worst_rel = std::max(worst_rel, std::fabs(t[i] - want_t) / std::fabs(want_t));
+    worst_s = std::max(worst_s, std::fabs(s[i] - want_s));
+  }
+  CHECK(t[n / 2] == 0.f);
+  CHECK_MESSAGE(worst_t < 4e-7, worst_t);
+  CHECK_MESSAGE(worst_rel < 4e-7, worst_rel);  // tanh keeps relative accuracy near 0
+  CHECK_MESSAGE(worst_s < 4e-7, worst_s);
 }
 
 TEST_CASE("softmax, log_softmax and argmax match the scalar reference") {
