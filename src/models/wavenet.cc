@@ -1,27 +1,62 @@
 // wavenet: WaveNet over mu-law codes with Fast WaveNet generation (Paine et al., 2016); names as
 // in models/wavenet.py. Per sample and layer (dilation d):
-//   z = dilated([x(t-d), x(t)]) (+ speaker bias); g = tanh(z[:D]) * sigmoid(z[D:]);
-//   [res; skip] = [res; skip](g);  x += res;  skip_sum += skip
+//   z = W_past x(t-d) + W_cur x(t) + b (+ speaker row); g = tanh(z[:D]) * sigmoid(z[D:]);
+//   x += W_res g + b_res;  skip_sum += W_skip g + b_skip
 // then relu -> out1 -> relu -> out2 gives the logits of the next code. x(t-d) comes from a ring
 // buffer of the layer's last d inputs, so a sample costs one step per layer whatever the receptive
 // field; the buffers start at zero, which is the zero padding of the full (PyTorch) forward pass.
+//
+// Two threads share a sample. Only W_cur, the gate and W_res are on the path from one layer to the
+// next. The skip products (wanted only by the head) and the next sample's W_past x(t+1-d) are
+// tasks for a second thread: each skip as soon as the layers have passed it, and in between the
+// past products (those of d > 1 need no input of this sample), while the first thread goes on; at
+// the end the first claims the skips not yet taken (from the last layer down), and after the head
+// any past product left. The second thread sums the skips it made
+// as it goes (a prefix of the layers), the first adds its own after, so the sum is in layer order
+// and the result is the same with one thread or two; one thread alone (no worker free) claims
+// every task itself. The threads meet a few times per sample, not per product: on a machine
+// whose cores are far apart each meeting costs about half a microsecond.
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "core/error.h"
 #include "models/blocks.h"
 #include "models/model.h"
 #include "ops/ops.h"
+#include "ops/parallel.h"
 
 namespace argen {
 namespace {
 
 struct Layer {
   int d = 1;
-  Weight dilated;                // [2D, 2R]: columns x(t-d) then x(t)
+  Weight past, cur;              // [2D, R] each: the dilated convolution's taps on x(t-d) and x(t)
   Tensor dilated_b, cond;
-  Weight res_skip;               // [R+S, D]
-  std::vector<float> res_skip_b; // [R+S]
+  Weight res, skip;              // [R, D], [S, D]
+  Tensor res_b, skip_b;
   size_t offset = 0;             // this layer's ring buffer in WaveNetState::rings
+};
+
+// The layers tell the other thread of their progress every this many layers (each telling moves a
+// cache line between cores).
+constexpr size_t kPublishEvery = 4;
+
+// Per-layer vectors that one thread writes while the other reads a neighbour's: each layer's on
+// cache lines of its own, so that the two threads do not invalidate each other's lines.
+class LayerSlices {
+ public:
+  void resize(size_t layers, size_t n) {
+    stride_ = (n + 15) / 16 * 16;
+    buf_.assign(layers * stride_ + 16, 0.0f);
+    base_ = buf_.data() + (16 - reinterpret_cast<uintptr_t>(buf_.data()) / sizeof(float) % 16) % 16;
+  }
+  float* operator[](size_t l) { return base_ + l * stride_; }
+
+ private:
+  std::vector<float> buf_;
+  float* base_ = nullptr;
+  size_t stride_ = 0;
 };
 
 struct WaveNetState : State {
@@ -29,7 +64,18 @@ struct WaveNetState : State {
   int speaker = -1;
   std::vector<int> codes;        // the last K-1 codes (input convolution), -1: none yet
   std::vector<float> rings;      // per layer [d, R]: inputs x(t-d) .. x(t-1), slot t % d
-  std::vector<float> x, pair, z, g, rs, skip, hidden, embed_patch;
+  std::vector<float> x, z, r, skip, hidden, embed_patch;
+  // Per layer [2D]: W_past x(t-d) + b (+ speaker row) for sample t in past[t % 2] (made during
+  // sample t - 1, while this sample's are read), for t <= past_t.
+  LayerSlices past[2];
+  int64_t past_t = -1;
+  LayerSlices gates;             // per layer [D], this sample's
+  LayerSlices skips;             // per layer [S]: W_skip g + b_skip, this sample's
+  std::unique_ptr<std::atomic<bool>[]> taken;  // per layer: its skip product, then its next past product
+  std::vector<float> prefix;     // [S]: skips 0..prefix_len-1 summed in order by the side thread
+  // Each flag on its own cache line: the other thread spins on it.
+  alignas(64) std::atomic<int> layers_done{0};  // layers of this sample whose gates and outputs exist
+  alignas(64) std::atomic<int> prefix_len{0};
 };
 
 class WaveNet : public Model {
@@ -91,15 +137,20 @@ class WaveNet : public Model {
       const std::string p = "layers." + std::to_string(l) + ".";
       Layer y;
       y.d = cfg["dilations"][l].get<int>();
-      y.dilated = matrix(conv_matrix(weight(p + "dilated.weight", {D2, R, 2})), D2, 2 * R);
+      // conv_matrix: [2D, 2R], columns x(t-d) then x(t); each half its own matrix (and int8 scales).
+      const std::vector<float> dilated = conv_matrix(weight(p + "dilated.weight", {D2, R, 2}));
+      std::vector<float> past(size_t(D2 * R)), cur(size_t(D2 * R));
+      for (int64_t o = 0; o < D2; ++o) {
+        std::copy_n(dilated.data() + o * 2 * R, R, past.data() + o * R);
+        std::copy_n(dilated.data() + o * 2 * R + R, R, cur.data() + o * R);
+      }
+      y.past = matrix(std::move(past), D2, R);
+      y.cur = matrix(std::move(cur), D2, R);
       y.dilated_b = weight(p + "dilated.bias", {D2});
-      Tensor res = weight(p + "res.weight", {R, D_, 1}), res_b = weight(p + "res.bias", {R});
-      Tensor skip = weight(p + "skip.weight", {S_, D_, 1}), skip_b = weight(p + "skip.bias", {S_});
-      std::vector<float> res_skip(res.data, res.data + res.size());
-      res_skip.insert(res_skip.end(), skip.data, skip.data + skip.size());
-      y.res_skip = matrix(std::move(res_skip), R + S_, D_);
-      y.res_skip_b.assign(res_b.data, res_b.data + R);
-      y.res_skip_b.insert(y.res_skip_b.end(), skip_b.data, skip_b.data + S_);
+      y.res = matrix(p + "res.weight", {R, D_, 1});
+      y.res_b = weight(p + "res.bias", {R});
+      y.skip = matrix(p + "skip.weight", {S_, D_, 1});
+      y.skip_b = weight(p + "skip.bias", {S_});
       if (speakers_) y.cond = weight(p + "cond.weight", {speakers_, D2});
       y.offset = offset;
       offset += size_t(y.d) * R;
@@ -114,16 +165,21 @@ class WaveNet : public Model {
 
   std::unique_ptr<State> new_state() const override {
     auto s = std::make_unique<WaveNetState>();
+    const size_t L = layers_.size();
     s->codes.assign(K_ - 1, -1);
     s->rings.assign(ring_floats_, 0.0f);
     s->x.resize(R_);
-    s->pair.resize(2 * R_);
     s->z.resize(2 * D_);
-    s->g.resize(D_);
-    s->rs.resize(R_ + S_);
+    s->r.resize(R_);
     s->skip.resize(S_);
     s->hidden.resize(Hd_);
     s->embed_patch.resize(size_t(K_) * std::max(E_, 1));
+    s->past[0].resize(L, 2 * D_);
+    s->past[1].resize(L, 2 * D_);
+    s->gates.resize(L, D_);
+    s->skips.resize(L, S_);
+    s->taken = std::make_unique<std::atomic<bool>[]>(2 * L);
+    s->prefix.resize(S_);
     return s;
   }
 
@@ -142,7 +198,7 @@ class WaveNet : public Model {
     if (code < 0 || code >= Q_) throw Error("mu-law code " + std::to_string(code) + " is out of range 0.." + std::to_string(Q_ - 1));
     if (speakers_ && s.speaker < 0)
       throw Error("this model is conditioned on a speaker: set one 0.." + std::to_string(speakers_ - 1));
-    const int R = R_, D = D_;
+    const int R = R_;
     // Input convolution over the last K codes (missing ones are zero padding).
     std::copy_n(causal_b_.data, R, s.x.data());
     for (int k = 0; k < K_; ++k) {
@@ -163,27 +219,108 @@ class WaveNet : public Model {
       s.codes.back() = code;
     }
 
-    std::fill(s.skip.begin(), s.skip.end(), 0.0f);
-    for (const Layer& y : layers_) {
-      float* slot = s.rings.data() + y.offset + size_t(s.t % y.d) * R;  // holds x(t - d)
-      std::copy_n(slot, R, s.pair.data());
-      std::copy_n(s.x.data(), R, s.pair.data() + R);
-      std::copy_n(s.x.data(), R, slot);  // x(t), read again at t + d
-      ops::matvec(y.dilated, s.pair.data(), y.dilated_b.data, s.z.data());
-      if (speakers_) ops::add(s.z.data(), y.cond.data + size_t(s.speaker) * 2 * D, s.z.data(), 2 * D);
-      gate(s.z.data(), D, s.g.data());
-      ops::matvec(y.res_skip, s.g.data(), y.res_skip_b.data(), s.rs.data());
-      ops::add(s.x.data(), s.rs.data(), s.x.data(), R);
-      ops::add(s.skip.data(), s.rs.data() + R, s.skip.data(), S_);
+    // This sample's past products were made during the last one (side tasks), except at the start.
+    if (s.past_t != s.t)
+      for (size_t l = 0; l < layers_.size(); ++l) past_product(s, l, s.t);
+    for (size_t i = 0; i < 2 * layers_.size(); ++i) s.taken[i].store(false, std::memory_order_relaxed);
+    s.layers_done.store(0, std::memory_order_relaxed);
+    s.prefix_len.store(0, std::memory_order_relaxed);
+    // Two parts: the layers and head, and the side tasks; with one thread both run here in turn
+    // (the second finds every task taken).
+    struct Ctx { const WaveNet* m; WaveNetState* s; float* logits; } ctx{this, &s, logits};
+    ops::parallel_for(2, 1, [](size_t b, size_t e, void* p) {
+      auto& c = *static_cast<Ctx*>(p);
+      if (b == 0) c.m->layers_and_head(*c.s, c.logits);
+      if (e == 2) c.m->side_tasks(*c.s);
+    }, &ctx);
+    s.past_t = ++s.t;
+  }
+
+ private:
+  void layers_and_head(WaveNetState& s, float* logits) const {
+    const int R = R_, D = D_;
+    const size_t L = layers_.size();
+    for (size_t l = 0; l < L; ++l) {
+      const Layer& y = layers_[l];
+      std::copy_n(s.x.data(), R, s.rings.data() + y.offset + size_t(s.t % y.d) * R);  // x(t), read at t + d
+      ops::matvec(y.cur, s.x.data(), s.past[s.t % 2][l], s.z.data());
+      float* g = s.gates[l];
+      gate(s.z.data(), D, g);
+      ops::matvec(y.res, g, y.res_b.data, s.r.data());
+      ops::add(s.x.data(), s.r.data(), s.x.data(), R);
+      if ((l + 1) % kPublishEvery == 0 || l + 1 == L) s.layers_done.store(int(l + 1), std::memory_order_release);
     }
-    ++s.t;
+    // The skips from the last layer down until one the side thread has; it sums layers 0..k-1.
+    size_t k = L;
+    while (k > 0 && claim(s, 2 * (k - 1))) skip_product(s, --k);
+    while (s.prefix_len.load(std::memory_order_acquire) < int(k)) {}
+    std::copy_n(k ? s.prefix.data() : s.skips[0], S_, s.skip.data());
+    for (size_t l = std::max<size_t>(k, 1); l < L; ++l) ops::add(s.skip.data(), s.skips[l], s.skip.data(), S_);
     ops::relu(s.skip.data(), S_);
     ops::matvec(out1_w_, s.skip.data(), out1_b_.data, s.hidden.data());
     ops::relu(s.hidden.data(), Hd_);
     ops::matvec(out2_w_, s.hidden.data(), out2_b_.data, logits);
+    for (size_t l = L; l-- > 0;)
+      if (claim(s, 2 * l + 1)) past_product(s, l, s.t + 1);
   }
 
- private:
+  // The side tasks: each skip as soon as the layers have passed it (the layers' thread wants them
+  // all right after its last layer), and while waiting for the layers, the next sample's past
+  // products that need no input of this one (d > 1); those of d = 1 after their layer. Skips stop
+  // at the first one the layers' thread has claimed (it claims from the last layer down).
+  void side_tasks(WaveNetState& s) const {
+    const size_t L = layers_.size();
+    size_t filler = 0;  // the next layer whose d > 1 past product may be free
+    auto past_filler = [&] {
+      while (filler < L) {
+        const size_t l = filler++;
+        if (layers_[l].d > 1 && claim(s, 2 * l + 1)) {
+          past_product(s, l, s.t + 1);
+          return true;
+        }
+      }
+      return false;
+    };
+    bool skips = true;
+    for (size_t l = 0; l < L; ++l) {
+      while (s.layers_done.load(std::memory_order_acquire) <= int(l))
+        if (!past_filler())
+          while (s.layers_done.load(std::memory_order_acquire) <= int(l)) {}
+      if (skips && claim(s, 2 * l)) {
+        skip_product(s, l);
+        if (l == 0)
+          std::copy_n(s.skips[0], S_, s.prefix.data());
+        else
+          ops::add(s.prefix.data(), s.skips[l], s.prefix.data(), S_);
+        s.prefix_len.store(int(l + 1), std::memory_order_release);
+      } else {
+        skips = false;
+      }
+      if (layers_[l].d == 1 && claim(s, 2 * l + 1)) past_product(s, l, s.t + 1);
+    }
+    while (past_filler()) {}
+  }
+
+  // Claims a task no thread has taken; the plain load first spares an exchange (and the cache
+  // line's trip to this core in exclusive state) for tasks already taken.
+  static bool claim(WaveNetState& s, size_t task) {
+    return !s.taken[task].load(std::memory_order_relaxed) && !s.taken[task].exchange(true, std::memory_order_acq_rel);
+  }
+
+  void skip_product(WaveNetState& s, size_t l) const {
+    const Layer& y = layers_[l];
+    ops::matvec(y.skip, s.gates[l], y.skip_b.data, s.skips[l]);
+  }
+
+  // Layer l's W_past x(t-d) + b (+ speaker row) for sample t (x(t-d) is in its ring's slot t % d; for
+  // t = s.t + 1 and d = 1 that is the x(s.t) the layer stores during this sample).
+  void past_product(WaveNetState& s, size_t l, int64_t t) const {
+    const Layer& y = layers_[l];
+    float* p = s.past[t % 2][l];
+    ops::matvec(y.past, s.rings.data() + y.offset + size_t(t % y.d) * R_, y.dilated_b.data, p);
+    if (speakers_) ops::add(p, y.cond.data + size_t(s.speaker) * 2 * D_, p, 2 * D_);
+  }
+
   int R_ = 0, D_ = 0, S_ = 0, Hd_ = 0, Q_ = 0, K_ = 0, E_ = 0, speakers_ = 0, rate_ = 0;
   Tensor embed_, causal_b_, out1_b_, out2_b_;
   Weight out1_w_, out2_w_;

@@ -19,25 +19,6 @@ const std::string kDir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
 
 using test::read_json;
 
-// The logits a golden case's model gives at each of its positions, fed as the case says.
-std::vector<std::vector<float>> run(const Model& model, const nlohmann::json& g) {
-  const std::vector<int> tokens = g["tokens"].get<std::vector<int>>();
-  const ModelInfo& info = model.info();
-  auto state = model.new_state();
-  std::vector<std::vector<float>> out;
-  std::vector<float> logits(info.vocab_size);
-  if (info.modality == "image") {
-    if (!g["label"].is_null()) model.set_label(*state, g["label"].get<int>());
-    model.first(*state, logits.data());
-    out.push_back(logits);
-    for (size_t p = 0; p + 1 < tokens.size(); ++p) model.step(*state, tokens[p], logits.data()), out.push_back(logits);
-  } else {
-    if (info.modality == "audio" && !g["speaker"].is_null()) model.set_label(*state, g["speaker"].get<int>());
-    for (int t : tokens) model.step(*state, t, logits.data()), out.push_back(logits);
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("int8 weights: every golden model stays within a bounded error of PyTorch's float32 logits") {
@@ -51,7 +32,7 @@ TEST_CASE("int8 weights: every golden model stays within a bounded error of PyTo
     opts.int8 = true;
     auto file = ModelFile::open(kDir + g["model"].get<std::string>(), opts);
     REQUIRE(file->int8());
-    auto q = run(*create_model(file), g);
+    auto q = test::golden_logits(*create_model(file), g);
     REQUIRE(q.size() == g["logits"].size());
     double worst = 0, moved = 0;
     // Max error relative to max(1, max |logit|). These tiny random-weight models (4 to 64 channels)
@@ -62,7 +43,7 @@ TEST_CASE("int8 weights: every golden model stays within a bounded error of PyTo
       const std::vector<float> want = g["logits"][i].get<std::vector<float>>();
       worst = std::max(worst, test::rel_error(q[i].data(), want.data(), want.size()));
     }
-    auto f = run(*create_model(ModelFile::open(kDir + g["model"].get<std::string>())), g);
+    auto f = test::golden_logits(*create_model(ModelFile::open(kDir + g["model"].get<std::string>())), g);
     for (size_t i = 0; i < q.size(); ++i) moved = std::max(moved, test::rel_error(q[i].data(), f[i].data(), f[i].size()));
     CHECK_MESSAGE(worst < 0.25, name.get<std::string>() << ": int8 error " << worst);
     bool stored = false;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "models/model.h"
 
 namespace argen::test {
 
@@ -50,6 +51,26 @@ void expect_error(F f, std::initializer_list<std::string> parts) {
     std::string msg = e.what();
     for (const auto& p : parts) CHECK_MESSAGE(msg.find(p) != std::string::npos, "message '" << msg << "' lacks '" << p << "'");
   }
+}
+
+// The logits a golden case's model gives at each of its positions, fed as the case says (image
+// models from an empty canvas, audio models after setting the case's speaker).
+inline std::vector<std::vector<float>> golden_logits(const Model& model, const nlohmann::json& g) {
+  const std::vector<int> tokens = g["tokens"].get<std::vector<int>>();
+  const ModelInfo& info = model.info();
+  auto state = model.new_state();
+  std::vector<std::vector<float>> out;
+  std::vector<float> logits(info.vocab_size);
+  if (info.modality == "image") {
+    if (!g["label"].is_null()) model.set_label(*state, g["label"].get<int>());
+    model.first(*state, logits.data());
+    out.push_back(logits);
+    for (size_t p = 0; p + 1 < tokens.size(); ++p) model.step(*state, tokens[p], logits.data()), out.push_back(logits);
+  } else {
+    if (info.modality == "audio" && !g["speaker"].is_null()) model.set_label(*state, g["speaker"].get<int>());
+    for (int t : tokens) model.step(*state, t, logits.data()), out.push_back(logits);
+  }
+  return out;
 }
 
 }  // namespace argen::test

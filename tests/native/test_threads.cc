@@ -1,0 +1,71 @@
+// Threads: a model gives the same logits, bit for bit, with two threads as with one, whatever
+// splits its work (row blocks of large products, prefill positions, WaveNet's side tasks).
+#include <cstring>
+
+#include "models/model.h"
+#include "ops/parallel.h"
+#include "test_util.h"
+
+using namespace argen;
+
+namespace {
+
+const std::string kDir = std::string(ARGEN_SOURCE_DIR) + "/tests/golden/";
+
+// Restores one thread when a check fails mid-test.
+struct Threads {
+  explicit Threads(int n) { ops::set_threads(n); }
+  ~Threads() { ops::set_threads(1); }
+};
+
+bool same(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].size() != b[i].size() || std::memcmp(a[i].data(), b[i].data(), a[i].size() * sizeof(float)) != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+#if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
+
+TEST_CASE("threads: every golden model gives the same logits with 2 threads as with 1, float32 and int8") {
+  const auto index = test::read_json(kDir + "index.json");
+  int checked = 0;
+  for (const auto& name : index["cases"]) {
+    const auto g = test::read_json(kDir + name.get<std::string>() + ".json");
+    for (bool int8 : {false, true}) {
+      LoadOptions opts;
+      opts.int8 = int8;
+      auto model = create_model(ModelFile::open(kDir + g["model"].get<std::string>(), opts));
+      const auto one = test::golden_logits(*model, g);
+      Threads two(2);
+      CHECK_MESSAGE(same(test::golden_logits(*model, g), one), name.get<std::string>() << (int8 ? " int8" : " float32"));
+      ++checked;
+    }
+  }
+  CHECK(checked >= 80);
+}
+
+// Long enough for every ring to wrap many times and for the two threads to meet in every order.
+TEST_CASE("threads: WaveNet's shared samples equal one thread's over 3000 samples") {
+  const auto g = test::read_json(kDir + "wavenet_onehot_k2_spk3_r8_d6_s7_l6.json");
+  auto model = create_model(ModelFile::open(kDir + g["model"].get<std::string>()));
+  auto run = [&] {
+    auto state = model->new_state();
+    model->set_label(*state, 1);
+    std::vector<float> logits(model->info().vocab_size), all;
+    for (int t = 0; t < 3000; ++t) {
+      model->step(*state, (t * 37 + t / 7) % 256, logits.data());
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    return all;
+  };
+  const auto one = run();
+  Threads two(2);
+  const auto both = run();
+  REQUIRE(both.size() == one.size());
+  CHECK(std::memcmp(both.data(), one.data(), one.size() * sizeof(float)) == 0);
+}
+
+#endif
