@@ -544,9 +544,15 @@ HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16
   for (size_t j = i; j < n; ++j) mx = std::max(mx, std::fabs(x[j]));
   const float xs = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / xs;
   const auto vinv = hn::Set(df, inv), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
+  // Rounding to the nearest integer (ties to even, as lrint) by adding 1.5 * 2^23: the sum's low
+  // mantissa bits are then the integer. Cheaper than NearestInt, whose saturating float -> int
+  // conversion V8 lowers to a long sequence (quantizing was 8% of a wasm WaveNet step).
+  const hn::Rebind<int32_t, decltype(df)> di32;
+  const auto magic = hn::Set(df, 12582912.0f);
   for (i = 0; i + N <= n; i += N) {
     const auto v = hn::Min(hi, hn::Max(lo, hn::Mul(hn::LoadU(df, x + i), vinv)));
-    hn::StoreU(hn::DemoteTo(di16, hn::NearestInt(v)), di16, xq + i);
+    const auto q = hn::Sub(hn::BitCast(di32, hn::Add(v, magic)), hn::BitCast(di32, magic));
+    hn::StoreU(hn::DemoteTo(di16, q), di16, xq + i);
   }
   for (; i < n; ++i) xq[i] = int16_t(std::lrint(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
   return xs;

@@ -1,4 +1,5 @@
 // Every kernel against its scalar reference, at sizes that are not multiples of the lane count.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -72,6 +73,8 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
       for (size_t c = 0; c < cols; ++c) {
         CHECK(std::abs(xq[c]) <= 127);
         CHECK(std::fabs(xq[c] * xs - x[c]) <= 0.5f * xs * (1 + 1e-5f));
+        // Exactly lrint (ties to even) of the scaled value: the same integers on every target.
+        CHECK(xq[c] == std::lrint(std::clamp(x[c] * (1.0f / xs), -127.0f, 127.0f)));
       }
       ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), y.data());
       ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), yr.data());
