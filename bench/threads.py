@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Speed-up from threads: every suite model with 1 and 2 threads, argen native (`argen bench
---threads T`) and wasm (the threaded core, argen-core-mt, via loadModel({threads: T}) under Node 20).
-Greedy, warm, median of runs; prints a table. Needs build/bench/*.safetensors (bench/run.sh makes them).
+"""Speed-up from threads: every suite model with 1 and 2 threads, float32 and int8 weights, argen
+native (`argen bench --threads T --weights W`) and wasm (the threaded core, argen-core-mt, via
+loadModel({threads: T, weights: W}) under Node 20). Greedy, warm, median of runs; prints a table.
+Needs build/bench/*.safetensors (bench/run.sh makes them).
 
-    bench/threads.py [--quick]
+    bench/threads.py [--quick] [--model NAME]...
 """
 import json
 import os
@@ -24,9 +25,9 @@ MODELS = {
 RUNS = 1 if QUICK else 5
 
 JS = r"""
-const [pkg, file, threads, opts, runs] = process.argv.slice(1);
+const [pkg, file, threads, weights, opts, runs] = process.argv.slice(1);
 const argen = await import(pkg + '/argen.mjs');
-const m = await argen.loadModel(file, { threads: Number(threads) });
+const m = await argen.loadModel(file, { threads: Number(threads), weights });
 const o = { ...JSON.parse(opts), temperature: 0 };
 const rates = [];
 for (let r = 0; r <= Number(runs); r++) {  // run 0: warm-up
@@ -47,28 +48,33 @@ m.dispose();
 """
 
 
-def native(model, threads):
+def native(model, threads, weights):
     args, _, metric = MODELS[model]
-    out = subprocess.run([ARGEN, "bench", "--threads", str(threads), "--model", os.path.join(ROOT, "build/bench", model + ".safetensors"),
-                          "--runs", str(RUNS)] + args, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([ARGEN, "bench", "--threads", str(threads), "--weights", weights,
+                          "--model", os.path.join(ROOT, "build/bench", model + ".safetensors"), "--runs", str(RUNS)] + args,
+                         check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
     return j.get("ms_per_image") or j.get("samples_per_s") or j["steps_per_s"]
 
 
-def wasm(model, threads):
+def wasm(model, threads, weights):
     _, opts, _ = MODELS[model]
     out = subprocess.run(["node", "--input-type=module", "-e", JS, PKG, os.path.join(ROOT, "build/bench", model + ".safetensors"),
-                          str(threads), json.dumps(opts), str(RUNS)], check=True, capture_output=True, text=True).stdout
+                          str(threads), weights, json.dumps(opts), str(RUNS)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)["value"]
 
 
 def main():
-    print(f"{'model':<16}{'engine':<14}{'metric':<11}{'1 thread':>10}{'2 threads':>11}{'speed-up':>10}")
-    for model, (_, _, metric) in MODELS.items():
+    args = sys.argv[1:]
+    models = [args[i + 1] for i, a in enumerate(args) if a == "--model"] or list(MODELS)
+    print(f"{'model':<16}{'engine':<14}{'weights':<9}{'metric':<11}{'1 thread':>10}{'2 threads':>11}{'speed-up':>10}")
+    for model in models:
+        metric = MODELS[model][2]
         for name, fn in (("argen-native", native), ("argen-wasm", wasm)):
-            one, two = fn(model, 1), fn(model, 2)
-            up = one / two if metric == "ms/image" else two / one
-            print(f"{model:<16}{name:<14}{metric:<11}{one:>10.1f}{two:>11.1f}{up:>9.2f}x", flush=True)
+            for weights in ("f32", "int8"):
+                one, two = fn(model, 1, weights), fn(model, 2, weights)
+                up = one / two if metric == "ms/image" else two / one
+                print(f"{model:<16}{name:<14}{weights:<9}{metric:<11}{one:>10.1f}{two:>11.1f}{up:>9.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,16 @@
 // Two threads share a sample. Only W_cur, the gate and W_res are on the path from one layer to the
 // next. The skip products (wanted only by the head) and the next sample's W_past x(t+1-d) are
 // tasks for a second thread: each skip as soon as the layers have passed it, and in between the
-// past products (those of d > 1 need no input of this sample), while the first thread goes on; at
+// past products (those of d > 1 need no input of this sample), while the first thread goes on. At
 // the end the first claims the skips not yet taken (from the last layer down), and after the head
-// any past product left. The second thread sums the skips it made
-// as it goes (a prefix of the layers), the first adds its own after, so the sum is in layer order
-// and the result is the same with one thread or two; one thread alone (no worker free) claims
-// every task itself. The threads meet a few times per sample, not per product: on a machine
-// whose cores are far apart each meeting costs about half a microsecond.
+// any past product left. The second thread sums its skips as it goes (a prefix of the layers), the
+// first adds its own after, so the sum is in layer order and the logits are the same with one
+// thread or two; one thread alone (no worker free) claims every task itself. The threads meet a
+// few times per sample, not per product: where the cores are far apart, each meeting costs about
+// half a microsecond.
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "core/error.h"
@@ -65,8 +66,8 @@ struct WaveNetState : State {
   std::vector<int> codes;        // the last K-1 codes (input convolution), -1: none yet
   std::vector<float> rings;      // per layer [d, R]: inputs x(t-d) .. x(t-1), slot t % d
   std::vector<float> x, z, r, skip, hidden, embed_patch;
-  // Per layer [2D]: W_past x(t-d) + b (+ speaker row) for sample t in past[t % 2] (made during
-  // sample t - 1, while this sample's are read), for t <= past_t.
+  // Per layer [2D]: W_past x(t-d) + b (+ speaker row) of sample past_t, in past[past_t % 2] (made
+  // during sample past_t - 1, while that sample read the other buffer).
   LayerSlices past[2];
   int64_t past_t = -1;
   LayerSlices gates;             // per layer [D], this sample's
