@@ -66,10 +66,9 @@ struct WaveNetState : State {
   std::vector<int> codes;        // the last K-1 codes (input convolution), -1: none yet
   std::vector<float> rings;      // per layer [d, R]: inputs x(t-d) .. x(t-1), slot t % d
   std::vector<float> x, z, r, skip, hidden, embed_patch;
-  // Per layer [2D]: W_past x(t-d) + b (+ speaker row) of sample past_t, in past[past_t % 2] (made
-  // during sample past_t - 1, while that sample read the other buffer).
+  // Per layer [2D]: W_past x(t-d) + b (+ speaker row) of sample t, in past[t % 2] (made during
+  // sample t - 1, while that sample read the other buffer).
   LayerSlices past[2];
-  int64_t past_t = -1;
   LayerSlices gates;             // per layer [D], this sample's
   LayerSlices skips;             // per layer [S]: W_skip g + b_skip, this sample's
   std::unique_ptr<std::atomic<bool>[]> taken;  // per layer: its skip product, then its next past product
@@ -220,8 +219,8 @@ class WaveNet : public Model {
       s.codes.back() = code;
     }
 
-    // This sample's past products were made during the last one (side tasks), except at the start.
-    if (s.past_t != s.t)
+    // This sample's past products were made during the last one (side tasks), except the first's.
+    if (s.t == 0)
       for (size_t l = 0; l < layers_.size(); ++l) past_product(s, l, s.t);
     for (size_t i = 0; i < 2 * layers_.size(); ++i) s.taken[i].store(false, std::memory_order_relaxed);
     s.layers_done.store(0, std::memory_order_relaxed);
@@ -234,7 +233,7 @@ class WaveNet : public Model {
       if (b == 0) c.m->layers_and_head(*c.s, c.logits);
       if (e == 2) c.m->side_tasks(*c.s);
     }, &ctx);
-    s.past_t = ++s.t;
+    ++s.t;
   }
 
  private:

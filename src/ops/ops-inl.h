@@ -169,11 +169,6 @@ HWY_NOINLINE void Mul(const float* a, const float* b, float* out, size_t n) {
   Map2(a, b, out, n, [](auto va, auto vb) HWY_ATTR { return hn::Mul(va, vb); });
 }
 
-// tanh(x) as a rational function, x times a degree-12 polynomial in x^2 over a degree-6 one (the
-// coefficients of Eigen's float tanh), on x clamped to +-7.905, past which tanh rounds to +-1:
-// max error 3.4e-7 (tests/native/test_ops.cc). Only multiplies, adds, a divide and a clamp: cheap
-// on every SIMD target. (Highway's Tanh goes through Exp, whose float <-> int conversions V8
-// lowers to long sequences: a gate of 64 units took 0.8 us in wasm, 4x native.)
 // a * b + c rounded twice, as WASM SIMD (which has no fused multiply-add) computes it: elementwise
 // functions built from it give bit-identical results natively and in wasm, so the same seed
 // samples the same tokens on both.
@@ -182,6 +177,11 @@ HWY_INLINE V MulAddUnfused(V a, V b, V c) {
   return hn::Add(hn::Mul(a, b), c);
 }
 
+// tanh(x) as a rational function, x times a degree-12 polynomial in x^2 over a degree-6 one (the
+// coefficients of Eigen's float tanh), on x clamped to +-7.905, past which tanh rounds to +-1:
+// max error 3.4e-7 (tests/native/test_ops.cc). Only multiplies, adds, a divide and a clamp: cheap
+// on every SIMD target. (Highway's Tanh goes through Exp, whose float <-> int conversions V8
+// lowers to long sequences: a gate of 64 units took 0.8 us in wasm, 4x native.)
 template <class D, class V>
 HWY_INLINE V TanhRational(D d, V x) {
   const auto c = hn::Set(d, 7.90531110763549805f);
@@ -201,17 +201,23 @@ HWY_INLINE V TanhRational(D d, V x) {
   return hn::Div(hn::Mul(x, p), q);
 }
 
+// sigmoid(x) = (1 + tanh(x / 2)) / 2: absolute error under 2e-7 (relative error grows for x below
+// about -15, where sigmoid is below 3e-7).
+template <class D, class V>
+HWY_INLINE V SigmoidRational(D d, V x) {
+  const auto half = hn::Set(d, 0.5f);
+  return MulAddUnfused(TanhRational(d, hn::Mul(x, half)), half, half);
+}
+
 HWY_NOINLINE void Tanh(float* x, size_t n) {
   MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return TanhRational(d, v); });
 }
 
 // out = tanh(a) * sigmoid(b), the gated activation of WaveNet and PixelCNN, in one pass.
-HWY_NOINLINE void TanhSigmoidGate(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, float* HWY_RESTRICT out,
-                                  size_t n) {
+HWY_NOINLINE void TanhSigmoidGate(const float* a, const float* b, float* out, size_t n) {
   Map2(a, b, out, n, [](auto va, auto vb) HWY_ATTR {
     const hn::DFromV<decltype(va)> d;
-    const auto half = hn::Set(d, 0.5f);
-    return hn::Mul(TanhRational(d, va), MulAddUnfused(TanhRational(d, hn::Mul(vb, half)), half, half));
+    return hn::Mul(TanhRational(d, va), SigmoidRational(d, vb));
   });
 }
 
@@ -223,13 +229,8 @@ HWY_INLINE V OnePlusExpNeg(D d, V v) {
   return hn::Add(hn::Set(d, 1.f), hn::Exp(d, hn::Neg(c)));
 }
 
-// sigmoid(x) = (1 + tanh(x / 2)) / 2: absolute error under 2e-7 (relative error grows for x below
-// about -15, where sigmoid is below 3e-7).
 HWY_NOINLINE void Sigmoid(float* x, size_t n) {
-  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR {
-    const auto half = hn::Set(d, 0.5f);
-    return MulAddUnfused(TanhRational(d, hn::Mul(v, half)), half, half);
-  });
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return SigmoidRational(d, v); });
 }
 
 HWY_NOINLINE void Relu(float* x, size_t n) {
@@ -459,8 +460,8 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
       y[row] = bias ? v + bias[row] : v;
     }
   };
-  const size_t groups = rows / 4;
 #if HWY_TARGET != HWY_SCALAR
+  const size_t groups = rows / 4;
   const hn::CappedTag<int32_t, 4> d4;
   const hn::Rebind<float, decltype(d4)> d4f;
   const auto vxs = hn::Set(d4f, xs);
