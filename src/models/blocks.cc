@@ -43,19 +43,9 @@ void KVCache::init(int layers, int context, int heads, int kv_heads, int head_di
 }
 
 void KVCache::attend(int l, int pos, const float* q, float* out) {
-  const float scale = 1.f / std::sqrt(float(hd));
-  const float* kl = k.data() + size_t(l) * T * kv_dim();
-  const float* vl = v.data() + size_t(l) * T * kv_dim();
-  for (int h = 0; h < H; ++h) {
-    const size_t kv_off = size_t(h / (H / KV)) * hd;
-    const float* qh = q + size_t(h) * hd;
-    float* oh = out + size_t(h) * hd;
-    float* a = att.data() + (size_t(l) * H + h) * T;
-    for (int t = 0; t <= pos; ++t) a[t] = ops::dot(qh, kl + t * kv_dim() + kv_off, hd) * scale;
-    ops::softmax(a, pos + 1);
-    std::fill(oh, oh + hd, 0.f);
-    for (int t = 0; t <= pos; ++t) ops::axpy(a[t], vl + t * kv_dim() + kv_off, oh, hd);
-  }
+  const size_t offset = size_t(l) * T * kv_dim();
+  ops::attention(q, k.data() + offset, v.data() + offset, size_t(pos) + 1, H, KV, hd, 1.f / std::sqrt(float(hd)),
+                 att.data() + size_t(l) * H * T, T, out);
 }
 
 int KVCache::report(int l, int positions, std::vector<float>* out) const {

@@ -6,6 +6,7 @@
 #define ARGEN_OPS_INL_H_
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -265,18 +266,6 @@ HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, s
   return s;
 }
 
-HWY_NOINLINE float DotProduct(const float* a, const float* b, size_t n) { return Dot(a, b, n); }
-
-// y += alpha * x
-HWY_NOINLINE void Axpy(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT y, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  const auto va = hn::Set(d, alpha);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
-  for (; i < n; ++i) y[i] += alpha * x[i];
-}
-
 // out = x / sqrt(mean(x^2) + eps) * w
 HWY_NOINLINE void RmsNorm(const float* HWY_RESTRICT x, const float* HWY_RESTRICT w, float eps, float* out, size_t n) {
   const float scale = 1.f / std::sqrt(Dot(x, x, n) / float(n) + eps);
@@ -422,6 +411,94 @@ HWY_INLINE auto SumsOf4(D d, V a0, V a1, V a2, V a3) {
   return FoldBlocks(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
 }
 #endif
+
+// Attention of one position's H query heads over n cached positions. Row t of K and of V holds
+// position t's KV heads side by side (KV * hd floats); query head h reads KV head h / (H / KV).
+// p[h * p_stride + t]: the probabilities; out[h * hd + c]. Per-head loops over the rows (or a
+// Dot/Axpy call per row and head) read a few lines of each 1 KB+ row at a stride, which the
+// prefetcher serves poorly and the per-call reductions make slow: here the cache is read in order,
+// in blocks of adjacent rows that every head uses while they are in L1, four rows' sums reduced
+// together.
+HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRICT K, const float* HWY_RESTRICT V,
+                            size_t n, size_t H, size_t KV, size_t hd, float scale, float* HWY_RESTRICT p,
+                            size_t p_stride, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const size_t hd_vec = hd - hd % N, row = KV * hd, group = H / KV;
+  auto dot = [&](const float* k, const float* qh) {
+    auto a = hn::Zero(d);
+    for (size_t c = 0; c < hd_vec; c += N) a = hn::MulAdd(hn::LoadU(d, k + c), hn::LoadU(d, qh + c), a);
+    float s = hn::GetLane(hn::SumOfLanes(d, a));
+    for (size_t c = hd_vec; c < hd; ++c) s += k[c] * qh[c];
+    return s;
+  };
+  size_t t = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::CappedTag<float, 4> d4;
+  const auto vscale = hn::Set(d4, scale);
+  for (; t + 4 <= n; t += 4) {
+    for (size_t h = 0; h < H; ++h) {
+      const float* qh = q + h * hd;
+      const float* k0 = K + t * row + (h / group) * hd;
+      const float* k1 = k0 + row;
+      const float* k2 = k1 + row;
+      const float* k3 = k2 + row;
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t c = 0; c < hd_vec; c += N) {
+        const auto qv = hn::LoadU(d, qh + c);
+        a0 = hn::MulAdd(hn::LoadU(d, k0 + c), qv, a0);
+        a1 = hn::MulAdd(hn::LoadU(d, k1 + c), qv, a1);
+        a2 = hn::MulAdd(hn::LoadU(d, k2 + c), qv, a2);
+        a3 = hn::MulAdd(hn::LoadU(d, k3 + c), qv, a3);
+      }
+      auto sums = SumsOf4(d, a0, a1, a2, a3);
+      if (hd_vec < hd) {
+        HWY_ALIGN float r[4] = {0.f, 0.f, 0.f, 0.f};
+        for (size_t c = hd_vec; c < hd; ++c)
+          r[0] += k0[c] * qh[c], r[1] += k1[c] * qh[c], r[2] += k2[c] * qh[c], r[3] += k3[c] * qh[c];
+        sums = hn::Add(sums, hn::Load(d4, r));
+      }
+      hn::StoreU(hn::Mul(sums, vscale), d4, p + h * p_stride + t);
+    }
+  }
+#endif
+  for (; t < n; ++t)
+    for (size_t h = 0; h < H; ++h) p[h * p_stride + t] = dot(K + t * row + (h / group) * hd, q + h * hd) * scale;
+  for (size_t h = 0; h < H; ++h) Softmax(p + h * p_stride, n);
+  // out += p V, over blocks of 8 rows (L1-resident while every head reads them); each head's
+  // columns four vectors at a time, then one, then singly.
+  std::fill(out, out + H * hd, 0.f);
+  for (size_t t0 = 0; t0 < n; t0 += 8) {
+    const size_t t1 = std::min(n, t0 + 8);
+    for (size_t h = 0; h < H; ++h) {
+      const float* ph = p + h * p_stride;
+      const float* vh = V + (h / group) * hd;
+      float* oh = out + h * hd;
+      size_t c = 0;
+      for (; c + 4 * N <= hd; c += 4 * N) {
+        auto o0 = hn::LoadU(d, oh + c), o1 = hn::LoadU(d, oh + c + N);
+        auto o2 = hn::LoadU(d, oh + c + 2 * N), o3 = hn::LoadU(d, oh + c + 3 * N);
+        for (size_t u = t0; u < t1; ++u) {
+          const float* v = vh + u * row + c;
+          const auto pu = hn::Set(d, ph[u]);
+          o0 = hn::MulAdd(pu, hn::LoadU(d, v), o0);
+          o1 = hn::MulAdd(pu, hn::LoadU(d, v + N), o1);
+          o2 = hn::MulAdd(pu, hn::LoadU(d, v + 2 * N), o2);
+          o3 = hn::MulAdd(pu, hn::LoadU(d, v + 3 * N), o3);
+        }
+        hn::StoreU(o0, d, oh + c), hn::StoreU(o1, d, oh + c + N);
+        hn::StoreU(o2, d, oh + c + 2 * N), hn::StoreU(o3, d, oh + c + 3 * N);
+      }
+      for (; c + N <= hd; c += N) {
+        auto o = hn::LoadU(d, oh + c);
+        for (size_t u = t0; u < t1; ++u) o = hn::MulAdd(hn::Set(d, ph[u]), hn::LoadU(d, vh + u * row + c), o);
+        hn::StoreU(o, d, oh + c);
+      }
+      for (; c < hd; ++c)
+        for (size_t u = t0; u < t1; ++u) oh[c] += ph[u] * vh[u * row + c];
+    }
+  }
+}
 
 // int8 x int8: W8 as above, x already quantized (xq: int8 values in int16 lanes, x ~ xs * xq).
 // y = scale * xs * (W8 xq) (+ bias), or y += that. Integer products summed exactly in int32

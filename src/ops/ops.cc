@@ -30,8 +30,7 @@ HWY_EXPORT(LogSoftmax);
 HWY_EXPORT(ArgMax);
 HWY_EXPORT(Silu);
 HWY_EXPORT(GeluTanh);
-HWY_EXPORT(DotProduct);
-HWY_EXPORT(Axpy);
+HWY_EXPORT(Attention);
 HWY_EXPORT(RmsNorm);
 HWY_EXPORT(LayerNorm);
 HWY_EXPORT(MatVecQ8);
@@ -105,8 +104,10 @@ void gelu(float* x, size_t n) {
   // Exact GELU needs erf, which Highway 1.0 lacks; it is off the hot path (one pass per layer).
   for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
 }
-float dot(const float* a, const float* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotProduct)(a, b, n); }
-void axpy(float alpha, const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n); }
+void attention(const float* q, const float* K, const float* V, size_t n, size_t heads, size_t kv_heads, size_t head_dim,
+               float scale, float* p, size_t p_stride, float* out) {
+  HWY_DYNAMIC_DISPATCH(Attention)(q, K, V, n, heads, kv_heads, head_dim, scale, p, p_stride, out);
+}
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(RmsNorm)(x, w, eps, out, n); }
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(LayerNorm)(x, w, b, eps, out, n);

@@ -91,13 +91,24 @@ inline void gelu_tanh(float* x, size_t n) {
     x[i] = float(0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
   }
 }
-inline float dot(const float* a, const float* b, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; ++i) s += double(a[i]) * b[i];
-  return float(s);
-}
-inline void axpy(float alpha, const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] = float(y[i] + double(alpha) * x[i]);
+inline void attention(const float* q, const float* K, const float* V, size_t n, size_t heads, size_t kv_heads,
+                      size_t head_dim, float scale, float* p, size_t p_stride, float* out) {
+  const size_t row = kv_heads * head_dim;
+  for (size_t h = 0; h < heads; ++h) {
+    const size_t kv = h / (heads / kv_heads) * head_dim;
+    float* ph = p + h * p_stride;
+    for (size_t t = 0; t < n; ++t) {
+      double s = 0;
+      for (size_t c = 0; c < head_dim; ++c) s += double(q[h * head_dim + c]) * K[t * row + kv + c];
+      ph[t] = float(s * scale);
+    }
+    softmax(ph, n);
+    for (size_t c = 0; c < head_dim; ++c) {
+      double o = 0;
+      for (size_t t = 0; t < n; ++t) o += double(ph[t]) * V[t * row + kv + c];
+      out[h * head_dim + c] = float(o);
+    }
+  }
 }
 inline void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) {
   double ss = 0;
