@@ -406,6 +406,10 @@ EMSCRIPTEN_BINDINGS(argen) {
     o.set("peakInt8Gmacs", r.peak_int8_gmacs), o.set("simd", r.simd);
     return o;
   });
+  function("readGbps", +[](double bytes) {  // bench/roofline.mjs: bandwidth at a model's working set
+    if (!(bytes >= 4096 && bytes <= double(1 << 30))) throw_js("readGbps: bytes must be in 4096..2^30");
+    return ops::read_gbps(size_t(bytes));
+  });
   class_<JsModel>("Model")
       .constructor<const val&, const std::string&, const std::string&>()
       .function("info", &JsModel::info)

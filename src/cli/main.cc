@@ -34,7 +34,8 @@ const char* kUsage = R"(usage:
   argen eval --model FILE --elements F.json               bits per element of sequences of any model:
                                                           [{"label": L or null, "elements": [...]}, ...]
                                                           (images from the first level; audio codes)
-  argen roofline                                          this machine's read bandwidth and SIMD peak, 1 thread
+  argen roofline [BYTES ...]                              this machine's read bandwidth (also from buffers of
+                                                          BYTES) and SIMD peak, 1 thread
   argen bench [--model FILE] [--prompt-tokens N] [--tokens N] [--runs N]
                                                           decode speed (greedy), steps per second;
                                                           image models: ms per image; audio models:
@@ -275,10 +276,18 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return cmd_eval(a);
     if (cmd == "bench") return cmd_bench(a);
     if (cmd == "roofline") {  // the machine's limits, one thread (bench/roofline.py)
+      std::string sizes;  // read bandwidth at each working set asked for: {"BYTES": GB/s, ...}
+      for (const auto& p : a.positional) {
+        char* end = nullptr;
+        const double bytes = std::strtod(p.c_str(), &end);
+        if (end == p.c_str() || *end || !(bytes >= 4096 && bytes <= double(1 << 30)) || bytes != std::floor(bytes))
+          throw Error("roofline: working set sizes are byte counts from 4096 to 2^30, found '" + p + "'");
+        sizes += (sizes.empty() ? "" : ", ") + ("\"" + p + "\": ") + std::to_string(ops::read_gbps(size_t(bytes)));
+      }
       const auto r = ops::measure_roofline();
       std::printf("{\"engine\": \"native\", \"cache_gbps\": %.2f, \"memory_gbps\": %.2f, \"peak_gflops\": %.2f, "
-                  "\"peak_int8_gmacs\": %.2f, \"simd\": \"%s\"}\n",
-                  r.cache_gbps, r.memory_gbps, r.peak_gflops, r.peak_int8_gmacs, r.simd.c_str());
+                  "\"peak_int8_gmacs\": %.2f, \"simd\": \"%s\", \"read_gbps\": {%s}}\n",
+                  r.cache_gbps, r.memory_gbps, r.peak_gflops, r.peak_int8_gmacs, r.simd.c_str(), sizes.c_str());
       return 0;
     }
     std::fprintf(stderr, "argen: unknown command '%s'\n%s", cmd.c_str(), kUsage);

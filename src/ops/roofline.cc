@@ -11,8 +11,11 @@ namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-// The best of a few timed passes over `floats` floats, each pass repeated until it spans >= 50 ms.
-double read_gbps(size_t floats) {
+}  // namespace
+
+// The best of a few timed passes, each pass repeated until it spans >= 50 ms.
+double read_gbps(size_t bytes) {
+  const size_t floats = std::max<size_t>(bytes / sizeof(float), 64);
   std::vector<float> buf(floats, 1.0f);
   volatile float sink = 0;
   double best = 0;
@@ -26,12 +29,10 @@ double read_gbps(size_t floats) {
   return best;
 }
 
-}  // namespace
-
 Roofline measure_roofline() {
   Roofline r;
-  r.cache_gbps = read_gbps(size_t(2) << 20);     // 8 MiB
-  r.memory_gbps = read_gbps(size_t(64) << 20);   // 256 MiB
+  r.cache_gbps = read_gbps(size_t(8) << 20);
+  r.memory_gbps = read_gbps(size_t(256) << 20);
   // Many short calls rather than one long one: a wasm engine optimises a function between calls
   // (V8 has no on-stack replacement for wasm), so one long call would time its baseline code.
   volatile float sink = 0;

@@ -1,5 +1,6 @@
 // The machine's limits, measured on one thread (bench only): read bandwidth from a buffer that
-// fits the last-level cache and from one that does not, and peak SIMD multiply-add throughput.
+// fits the last-level cache and from one that does not (or of any size: read_gbps), and peak SIMD
+// multiply-add throughput.
 #pragma once
 #include <string>
 
@@ -14,5 +15,10 @@ struct Roofline {
   std::string simd;
 };
 Roofline measure_roofline();
+// Read bandwidth in GB/s from a buffer of `bytes`, read repeatedly as four sequential streams (the
+// best of a few passes). What a model reading that many weight bytes per step can at best get: the
+// share of the 32 MiB L3 one core keeps on this shared host is well under 32 MiB (16 MiB buffers
+// already read near DRAM speed), so a working set is measured at its own size.
+double read_gbps(size_t bytes);
 
 }  // namespace argen::ops
