@@ -66,19 +66,20 @@ def per_element(model):
     raise KeyError(model)
 
 
-# This host's speed moves a lot within minutes (the same probe reads up to 1.8x apart): a limit is the
-# best of a few rounds of its probe, the machine at its fastest.
+# This host's speed moves a lot within minutes (the same probe reads up to 1.8x apart): each limit is
+# the median of a few rounds of its probe, as each rate is a median of rounds.
 PROBE_ROUNDS = 3
 
 
-def best_of(cmd, rounds):
+def median_of(cmd, rounds):
     runs = [json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout) for _ in range(rounds)]
-    best = dict(runs[0])
-    for k, v in best.items():
+    mid = lambda xs: sorted(xs)[len(xs) // 2]
+    out = dict(runs[0])
+    for k, v in out.items():
         if isinstance(v, float):
-            best[k] = max(r[k] for r in runs)
-    best["read_gbps"] = {b: max(r["read_gbps"][b] for r in runs) for b in best["read_gbps"]}
-    return best
+            out[k] = mid([r[k] for r in runs])
+    out["read_gbps"] = {b: mid([r["read_gbps"][b] for r in runs]) for b in out["read_gbps"]}
+    return out
 
 
 def main():
@@ -93,7 +94,7 @@ def main():
     args = [str(b) for b in sizes]
     probes = {"argen-native": [os.path.join(ROOT, "build/native/argen"), "roofline", *args],
               "argen-wasm": ["node", os.path.join(ROOT, "bench/roofline.mjs"), *args]}
-    roof = {e: best_of(cmd, PROBE_ROUNDS) for e, cmd in probes.items()}
+    roof = {e: median_of(cmd, PROBE_ROUNDS) for e, cmd in probes.items()}
     print("roofline (1 thread)       8 MiB read GB/s  256 MiB read GB/s  peak GFLOP/s  int8 GMAC/s  simd")
     for e, r in roof.items():
         print(f"  {e:<22}{r['cache_gbps']:>16.1f}{r['memory_gbps']:>19.1f}{r['peak_gflops']:>14.1f}"
