@@ -32,7 +32,7 @@ size_t argmax(const float* x, size_t n);
 void silu(float* x, size_t n);
 void gelu(float* x, size_t n);
 void gelu_tanh(float* x, size_t n);
-// Attention of one position's query heads q [heads x head_dim] over n cached positions: for head h,
+// Attention of one position's query heads q [heads x head_dim] over n >= 1 cached positions: for head h,
 // p_h = softmax(scale * K_h q_h), out_h = p_h V_h. Row t of K and of V holds position t's kv_heads
 // heads side by side; query head h reads kv head h / (heads / kv_heads). p_h at p + h * p_stride.
 void attention(const float* q, const float* K, const float* V, size_t n, size_t heads, size_t kv_heads, size_t head_dim,
