@@ -407,7 +407,7 @@ EMSCRIPTEN_BINDINGS(argen) {
     return o;
   });
   function("readGbps", +[](double bytes) {  // bench/roofline.mjs: bandwidth at a model's working set
-    if (!(bytes >= 4096 && bytes <= double(1 << 30))) throw_js("readGbps: bytes must be in 4096..2^30");
+    if (!ops::read_bytes_ok(bytes)) throw_js("readGbps: bytes must be a whole number from 4096 to 2^30");
     return ops::read_gbps(size_t(bytes));
   });
   class_<JsModel>("Model")

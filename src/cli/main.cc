@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
       for (const auto& p : a.positional) {
         char* end = nullptr;
         const double bytes = std::strtod(p.c_str(), &end);
-        if (end == p.c_str() || *end || !(bytes >= 4096 && bytes <= double(1 << 30)) || bytes != std::floor(bytes))
+        if (end == p.c_str() || *end || !ops::read_bytes_ok(bytes))
           throw Error("roofline: working set sizes are byte counts from 4096 to 2^30, found '" + p + "'");
         sizes += (sizes.empty() ? "" : ", ") + ("\"" + p + "\": ") + std::to_string(ops::read_gbps(size_t(bytes)));
       }

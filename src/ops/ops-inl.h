@@ -424,16 +424,10 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
                             size_t p_stride, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  const size_t hd_vec = hd - hd % N, row = KV * hd, group = H / KV;
-  auto dot = [&](const float* k, const float* qh) {
-    auto a = hn::Zero(d);
-    for (size_t c = 0; c < hd_vec; c += N) a = hn::MulAdd(hn::LoadU(d, k + c), hn::LoadU(d, qh + c), a);
-    float s = hn::GetLane(hn::SumOfLanes(d, a));
-    for (size_t c = hd_vec; c < hd; ++c) s += k[c] * qh[c];
-    return s;
-  };
+  const size_t row = KV * hd, group = H / KV;
   size_t t = 0;
 #if HWY_TARGET != HWY_SCALAR
+  const size_t hd_vec = hd - hd % N;
   const hn::CappedTag<float, 4> d4;
   const auto vscale = hn::Set(d4, scale);
   for (; t + 4 <= n; t += 4) {
@@ -463,7 +457,7 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
   }
 #endif
   for (; t < n; ++t)
-    for (size_t h = 0; h < H; ++h) p[h * p_stride + t] = dot(K + t * row + (h / group) * hd, q + h * hd) * scale;
+    for (size_t h = 0; h < H; ++h) p[h * p_stride + t] = Dot(K + t * row + (h / group) * hd, q + h * hd, hd) * scale;
   for (size_t h = 0; h < H; ++h) Softmax(p + h * p_stride, n);
   // out += p V, over blocks of 8 rows (L1-resident while every head reads them); each head's
   // columns four vectors at a time, then one, then singly.

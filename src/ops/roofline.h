@@ -20,5 +20,7 @@ Roofline measure_roofline();
 // share of the 32 MiB L3 one core keeps on this shared host is well under 32 MiB (16 MiB buffers
 // already read near DRAM speed), so a working set is measured at its own size.
 double read_gbps(size_t bytes);
+// The buffer sizes read_gbps accepts (callers check what users pass): 4 KiB to 1 GiB.
+inline bool read_bytes_ok(double bytes) { return bytes >= 4096 && bytes <= double(1 << 30) && bytes == double(size_t(bytes)); }
 
 }  // namespace argen::ops
