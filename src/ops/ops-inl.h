@@ -18,6 +18,45 @@ namespace argen {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The lane sums of four vectors (int32 or float), as the four lanes of one 128-bit vector: two rounds of
+// interleave-and-add within each 128-bit block, then the blocks added. Cheaper than four
+// SumOfLanes, which matters for the short rows (64-256 columns) of small models. (Not for the
+// one-lane scalar target, which reduces row by row.)
+#if HWY_TARGET != HWY_SCALAR
+template <class D, class V>
+HWY_INLINE auto FoldBlocks(D, V v) {
+  if constexpr (hn::MaxLanes(D()) * sizeof(hn::TFromD<D>) <= 16) {
+    return v;
+  } else {
+    const hn::Half<D> dh;
+    return FoldBlocks(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
+  }
+}
+template <class D, class V>
+HWY_INLINE auto SumsOf4(D d, V a0, V a1, V a2, V a3) {
+  const auto t01 = hn::Add(hn::InterleaveLower(d, a0, a1), hn::InterleaveUpper(d, a0, a1));
+  const auto t23 = hn::Add(hn::InterleaveLower(d, a2, a3), hn::InterleaveUpper(d, a2, a3));
+  const hn::RepartitionToWide<D> d64;
+  const auto lo = hn::InterleaveLower(d64, hn::BitCast(d64, t01), hn::BitCast(d64, t23));
+  const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, t01), hn::BitCast(d64, t23));
+  return FoldBlocks(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
+}
+#endif
+
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+  }
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 // Decode is bound by reading W once per step, and rows are short (a few KB): reading them in order
 // gives the hardware prefetcher one short stream after another and it never ramps up. So the rows
 // are split into four segments read in lockstep: four long sequential streams, which measured 2-3x
@@ -86,17 +125,27 @@ HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols
 
 // Y = X W^T (+ bias). Blocks of 4 weight rows (about cols*16 bytes: L1-sized for transformer
 // widths) are applied to every position, 2 positions at a time, so W streams from memory once and
-// X stays in L2.
+// X stays in L2. Each position's four sums are reduced together (SumsOf4) and stored as one vector:
+// with 8 per-row reductions, short rows (pixelcnn's 128-384 columns) spent a third of the time there.
 HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT X, size_t n,
                          const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+  size_t r = 0;
+#if HWY_TARGET != HWY_SCALAR
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const size_t cols_vec = cols - cols % N;
-  auto dot_tail = [&](const float* w, const float* x, size_t c, float s) {
-    for (; c < cols; ++c) s += w[c] * x[c];
-    return s;
+  const hn::CappedTag<float, 4> d4;
+  // sums + the columns past the last full vector (+ bias), stored at y[0..3].
+  auto finish = [&](auto sums, const float* w0, const float* x, float* y) {
+    if (cols_vec < cols) {
+      HWY_ALIGN float t[4] = {0.f, 0.f, 0.f, 0.f};
+      for (size_t c = cols_vec; c < cols; ++c)
+        for (size_t k = 0; k < 4; ++k) t[k] += w0[k * cols + c] * x[c];
+      sums = hn::Add(sums, hn::Load(d4, t));
+    }
+    if (bias) sums = hn::Add(sums, hn::LoadU(d4, bias + r));
+    hn::StoreU(sums, d4, y);
   };
-  size_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     const float* w0 = W + r * cols;
     const float* w1 = w0 + cols;
@@ -114,24 +163,24 @@ HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, 
         a0 = hn::MulAdd(v0, va, a0), a1 = hn::MulAdd(v1, va, a1), a2 = hn::MulAdd(v2, va, a2), a3 = hn::MulAdd(v3, va, a3);
         b0 = hn::MulAdd(v0, vb, b0), b1 = hn::MulAdd(v1, vb, b1), b2 = hn::MulAdd(v2, vb, b2), b3 = hn::MulAdd(v3, vb, b3);
       }
-      float* ya = Y + t * rows + r;
-      float* yb = ya + rows;
-      ya[0] = dot_tail(w0, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a0)));
-      ya[1] = dot_tail(w1, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a1)));
-      ya[2] = dot_tail(w2, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a2)));
-      ya[3] = dot_tail(w3, xa, cols_vec, hn::GetLane(hn::SumOfLanes(d, a3)));
-      yb[0] = dot_tail(w0, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b0)));
-      yb[1] = dot_tail(w1, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b1)));
-      yb[2] = dot_tail(w2, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b2)));
-      yb[3] = dot_tail(w3, xb, cols_vec, hn::GetLane(hn::SumOfLanes(d, b3)));
+      finish(SumsOf4(d, a0, a1, a2, a3), w0, xa, Y + t * rows + r);
+      finish(SumsOf4(d, b0, b1, b2, b3), w0, xb, Y + (t + 1) * rows + r);
     }
-    for (; t < n; ++t) MatVecImpl<false>(w0, 4, cols, X + t * cols, nullptr, Y + t * rows + r);
+    if (t < n) {
+      const float* xa = X + t * cols;
+      auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+      for (size_t c = 0; c < cols_vec; c += N) {
+        const auto va = hn::LoadU(d, xa + c);
+        a0 = hn::MulAdd(hn::LoadU(d, w0 + c), va, a0), a1 = hn::MulAdd(hn::LoadU(d, w1 + c), va, a1);
+        a2 = hn::MulAdd(hn::LoadU(d, w2 + c), va, a2), a3 = hn::MulAdd(hn::LoadU(d, w3 + c), va, a3);
+      }
+      finish(SumsOf4(d, a0, a1, a2, a3), w0, xa, Y + t * rows + r);
+    }
   }
+#endif
   for (; r < rows; ++r)
-    for (size_t t = 0; t < n; ++t) MatVecImpl<false>(W + r * cols, 1, cols, X + t * cols, nullptr, Y + t * rows + r);
-  if (bias)
     for (size_t t = 0; t < n; ++t)
-      for (size_t i = 0; i < rows; ++i) Y[t * rows + i] += bias[i];
+      Y[t * rows + r] = Dot(W + r * cols, X + t * cols, cols) + (bias ? bias[r] : 0.f);
 }
 
 HWY_NOINLINE void MatVec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
@@ -250,20 +299,6 @@ HWY_NOINLINE void GeluTanh(float* x, size_t n) {
     const auto t = TanhRational(d, inner);
     return hn::Mul(hn::Mul(hn::Set(d, 0.5f), v), hn::Add(hn::Set(d, 1.f), t));
   });
-}
-
-HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
-  size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
-  }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 
 // out = x / sqrt(mean(x^2) + eps) * w
@@ -386,31 +421,6 @@ HWY_NOINLINE void MatVecQ8(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRI
     y[r] = s * scale[r] + (bias ? bias[r] : 0.0f);
   }
 }
-
-// The lane sums of four int32 vectors, as the four lanes of one 128-bit vector: two rounds of
-// interleave-and-add within each 128-bit block, then the blocks added. Cheaper than four
-// SumOfLanes, which matters for the short rows (64-256 columns) of small models. (Not for the
-// one-lane scalar target, which reduces row by row.)
-#if HWY_TARGET != HWY_SCALAR
-template <class D, class V>
-HWY_INLINE auto FoldBlocks(D, V v) {
-  if constexpr (hn::MaxLanes(D()) * sizeof(hn::TFromD<D>) <= 16) {
-    return v;
-  } else {
-    const hn::Half<D> dh;
-    return FoldBlocks(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)));
-  }
-}
-template <class D, class V>
-HWY_INLINE auto SumsOf4(D d, V a0, V a1, V a2, V a3) {
-  const auto t01 = hn::Add(hn::InterleaveLower(d, a0, a1), hn::InterleaveUpper(d, a0, a1));
-  const auto t23 = hn::Add(hn::InterleaveLower(d, a2, a3), hn::InterleaveUpper(d, a2, a3));
-  const hn::RepartitionToWide<D> d64;
-  const auto lo = hn::InterleaveLower(d64, hn::BitCast(d64, t01), hn::BitCast(d64, t23));
-  const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, t01), hn::BitCast(d64, t23));
-  return FoldBlocks(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
-}
-#endif
 
 // Attention of one position's H query heads over n cached positions. Row t of K and of V holds
 // position t's KV heads side by side (KV * hd floats); query head h reads KV head h / (H / KV).
