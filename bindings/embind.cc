@@ -3,6 +3,7 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include "core/aligned.h"
 #include "core/error.h"
 #include "generate/generator.h"
 #include "generate/media.h"
@@ -311,7 +312,7 @@ class JsModel {
                      std::to_string(kDefaultMemoryLimit) + " bytes)");
       };
       if (n > double(kDefaultMemoryLimit)) throw too_large("that is over the memory limit");
-      std::vector<uint8_t> v;
+      AlignedVector<uint8_t> v;  // aligned as the file's tensors are (models/safetensors_io.py)
       try {
         v.resize(size_t(n));
       } catch (const std::bad_alloc&) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/aligned.h"
 #include "core/error.h"
 
 #if !defined(__EMSCRIPTEN__)
@@ -14,15 +15,6 @@
 #endif
 
 namespace argen {
-
-Bytes Bytes::from_vector(std::vector<uint8_t> v) {
-  auto owned = std::make_shared<std::vector<uint8_t>>(std::move(v));
-  Bytes b;
-  b.data = owned->data();
-  b.size = owned->size();
-  b.owner = owned;
-  return b;
-}
 
 Bytes Bytes::from_file(const std::string& path) {
 #if !defined(__EMSCRIPTEN__)
@@ -36,7 +28,7 @@ Bytes Bytes::from_file(const std::string& path) {
   size_t size = static_cast<size_t>(st.st_size);
   if (size == 0) {
     ::close(fd);
-    return from_vector({});
+    return from_vector(std::vector<uint8_t>{});
   }
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -49,7 +41,7 @@ Bytes Bytes::from_file(const std::string& path) {
 #else
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open");
-  std::vector<uint8_t> v((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  AlignedVector<uint8_t> v((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   return from_vector(std::move(v));
 #endif
 }

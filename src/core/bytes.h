@@ -13,7 +13,16 @@ struct Bytes {
   size_t size = 0;
   std::shared_ptr<const void> owner;  // keeps `data` valid
 
-  static Bytes from_vector(std::vector<uint8_t> v);
+  // Takes v over (an AlignedVector keeps the tensors of an aligned file aligned in memory).
+  template <class Alloc>
+  static Bytes from_vector(std::vector<uint8_t, Alloc> v) {
+    auto owned = std::make_shared<std::vector<uint8_t, Alloc>>(std::move(v));
+    Bytes b;
+    b.data = owned->data();
+    b.size = owned->size();
+    b.owner = owned;
+    return b;
+  }
   // Maps the file read-only where the platform can (native), else reads it.
   static Bytes from_file(const std::string& path);
 };

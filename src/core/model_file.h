@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/aligned.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 
@@ -82,8 +83,8 @@ class ModelFile {
   std::string arch_, modality_;
   bool int8_ = false;
   nlohmann::json config_, tokenizer_;
-  mutable std::mutex mu_;                            // guards converted_
-  mutable std::deque<std::vector<float>> converted_;  // F16/BF16/unaligned copies
+  mutable std::mutex mu_;                               // guards converted_
+  mutable std::deque<AlignedVector<float>> converted_;  // F16/BF16/unaligned copies
   mutable uint64_t converted_bytes_ = 0;
 };
 

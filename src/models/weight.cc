@@ -17,7 +17,7 @@ Weight::Weight(std::vector<float> data, size_t rows, size_t cols, bool int8) {
   if (int8) {
     quantize(data.data());
   } else {
-    owned_ = std::move(data);
+    owned_.assign(data.begin(), data.end());
     m_.f32 = owned_.data();
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.h"
 #include "core/model_file.h"
 #include "ops/ops.h"
 
@@ -30,8 +31,8 @@ class Weight {
 
  private:
   void quantize(const float* data);
-  std::vector<float> owned_;  // a float32 matrix built by the model
-  std::vector<int8_t> q8_;
+  AlignedVector<float> owned_;  // a float32 matrix built by the model
+  AlignedVector<int8_t> q8_;
   std::vector<float> scale_;
   ops::Matrix m_;
 };

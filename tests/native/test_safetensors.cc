@@ -1,10 +1,13 @@
 // The safetensors reader and the model-file checks: valid files load; each malformed case gets its own message.
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/model_file.h"
 #include "models/model.h"
+#include "models/weight.h"
 #include "test_util.h"
 
 using namespace argen;
@@ -168,4 +171,32 @@ TEST_CASE("transformer configs are checked before anything large is allocated") 
   expect_error([] { create_model(model_file(zero_llama(0, 8, 2, 2, 16))); }, {"'n_layers' is 0"});
   // 300 layers x 2^20 positions x 8 floats x 2 (k and v): a 20 GB cache from a 0.6 MB file.
   expect_error([] { create_model(model_file(zero_llama(300, 8, 1, 1, 1 << 20))); }, {"context_length 1048576", "KV cache", "over the limit"});
+}
+
+TEST_CASE("weights stay 64-byte aligned: from aligned files, converted tensors and built matrices") {
+  // A file laid out as models/safetensors_io.py writes it: data at a multiple of 64 bytes, a [4, 16]
+  // F32 tensor at offset 0, an F16 one after it.
+  std::string h = R"({"__metadata__":{"format":"argen/1","arch":"rnn","modality":"text","config":"{}"})"
+                  R"(,"a":{"dtype":"F32","shape":[4,16],"data_offsets":[0,256]})"
+                  R"(,"h":{"dtype":"F16","shape":[3],"data_offsets":[256,262]}})";
+  h.append((64 - (8 + h.size()) % 64) % 64, ' ');
+  const auto v = raw(h, 262);
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; };
+  // In memory (wasm hands the file over this way): an AlignedVector keeps the tensors aligned.
+  auto mf = ModelFile::from_bytes(Bytes::from_vector(AlignedVector<uint8_t>(v.begin(), v.end())), "m.safetensors");
+  CHECK(aligned(mf->get("a", {4, 16}).data));
+  CHECK(aligned(mf->get("h", {3}).data));  // a converted copy
+  // Mapped from disk (natively).
+  const std::string path = "aligned_test.safetensors";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size()));
+  }
+  auto mapped = ModelFile::open(path);
+  CHECK(aligned(mapped->get("a", {4, 16}).data));
+  std::remove(path.c_str());
+  // Matrices a model builds, and int8 codes.
+  const Weight built(std::vector<float>(4 * 16, 0.5f), 4, 16, false), q8(mf->get("a", {4, 16}), true);
+  CHECK(aligned(static_cast<const ops::Matrix&>(built).f32));
+  CHECK(aligned(static_cast<const ops::Matrix&>(q8).q8));
 }
