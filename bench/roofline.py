@@ -6,20 +6,22 @@ the limit that binds it.
 
     bench/roofline.py [results.json]      (needs build/native/argen, build/wasm/pkg, build/bench/*.safetensors)
 
-Per generated element (token, sample, pixel), from the model files' configs:
-  bytes: float32 weights read (every matrix once per step). Their bound is the read bandwidth from a
-         buffer of that many bytes, measured at that size (`argen roofline BYTES`, read as four
-         sequential streams like the kernels): how much of a working set stays in cache is measured,
-         not assumed (on this shared host 16 MiB already reads near DRAM speed, though lscpu says
-         32 MiB of L3);
-  flops: 2 x multiply-adds.
-int8 rows read a quarter of the bytes (one byte per weight; the row scales are negligible), and their
-multiply-adds are int8 x int8 ones, whose peak (`peak_int8_gmacs`: widen int8 -> int16, pairwise
-multiply-add, on registers) is the other limit: the bound of an int8 row is the slower of reading its
-bytes and doing its multiply-adds, and the fraction is that time x the measured rate.
-The fraction shown is achieved / limit for the binding resource: bytes x rate / bandwidth for the
-decoders (matrix-vector work), flops x rate / peak for pixelcnn-gated, whose row-level work is
-matrix-matrix products (its bandwidth fraction is printed too).
+Each generated element (token, sample, pixel) is a few phases of work, from the model files'
+configs, each with the bytes it reads and the multiply-adds it does:
+  products: every weight matrix read once (char-lstm, llama-15m, wavenet-20; pixelcnn-gated's
+            per-pixel products: its horizontal stack and head);
+  rows:     pixelcnn-gated's vertical stack, matrix-matrix products once per image row: its weights
+            are read once per row (a 28th per pixel), each used for 28 pixels;
+  attention: llama-15m's KV cache, float32 in every weight type: keys and values of the cached
+            positions (on average 128.5 over the 256 decoded tokens), one multiply-add per float.
+A phase's shortest time is the slower of reading its bytes (at the read bandwidth measured for a
+buffer of its working set, `argen roofline BYTES` read as four sequential streams like the kernels:
+how much stays in cache is measured, not assumed; on this shared host 16 MiB already reads near
+DRAM speed though lscpu says 32 MiB of L3) and doing its multiply-adds at the peak (float32: FMAs on
+registers or the matmul kernel on L1 operands; int8: the q8 x q8 kernel on an L1 matrix). int8 rows
+read one byte per weight and do int8 multiply-adds in the weight phases; attention stays float32.
+The element's bound is the sum over its phases, and the fraction shown is bound time x measured
+rate: 100% would be every phase at its own limit.
 """
 import json
 import os
@@ -45,25 +47,38 @@ def count(shape):
     return n
 
 
-def per_element(model):
-    """(bytes of weights read, flops) per generated element."""
+def phases(model):
+    """A list of dicts per generated element: name, weights (float32 bytes of weight matrices read),
+    other (float32 bytes read that int8 weights do not shrink), macs (multiply-adds), and the working
+    set the reads come from: ws_weights (float32 bytes) + ws_other."""
     cfg, params = header(os.path.join(ROOT, "build/bench", model + ".safetensors"))
     total = sum(count(s) for s in params.values())
+
+    def products(w, ws_other=0):
+        return dict(name="products", weights=4 * w, other=0, macs=w, ws_weights=4 * w, ws_other=ws_other)
+
     if model == "char-lstm":  # the embedding table is read one row at a time
-        emb = count(params["embed.weight"])
-        w = total - emb + params["embed.weight"][1]
-        return 4 * w, 2 * w
+        return [products(total - count(params["embed.weight"]) + params["embed.weight"][1])]
     if model == "llama-15m":  # tied: the embedding table is the classifier, read whole every step
-        return 4 * total, 2 * total
+        kv_dim = cfg["dim"] * cfg["n_kv_heads"] // cfg["n_heads"]
+        positions = (1 + 256) / 2  # cached positions, averaged over decoding 256 tokens
+        kv = 4 * cfg["n_layers"] * 2 * kv_dim * positions  # bytes; weights and cache share the cache
+        return [products(total, kv),
+                dict(name="attention", weights=0, other=kv, macs=cfg["n_layers"] * 2 * cfg["dim"] * positions,
+                     ws_weights=4 * total, ws_other=kv)]
     if model == "wavenet-20":  # one-hot input: one column of the input convolution
-        w = total - count(params["causal.weight"]) + cfg["residual_channels"]
-        return 4 * w, 2 * w
+        return [products(total - count(params["causal.weight"]) + cfg["residual_channels"])]
     if model == "pixelcnn-gated":
         F, L, k, Hd, lv = cfg["filters"], cfg["layers"], cfg["input_kernel"], cfg["head_hidden"], cfg["levels"]
-        per_pixel = L * (2 * F * 2 * F + F * F) + F * (k // 2) + F * Hd + Hd * lv   # horizontal stack, head
-        per_row_pixel = F * (k // 2) * k + L * (2 * F * 6 * F + 2 * F * 2 * F)    # vertical stack, per pixel
-        return 4 * per_pixel, 2 * (per_pixel + per_row_pixel)
+        pixel = L * (2 * F * 2 * F + F * F) + F * (k // 2) + F * Hd + Hd * lv   # horizontal stack, head
+        row = F * (k // 2) * k + L * (2 * F * 6 * F + 2 * F * 2 * F)           # vertical stack (per row)
+        return [products(pixel),
+                dict(name="rows", weights=4 * row / cfg["width"], other=0, macs=row, ws_weights=4 * row, ws_other=0)]
     raise KeyError(model)
+
+
+def working_set(phase, int8):
+    return int((phase["ws_weights"] / 4 if int8 else phase["ws_weights"]) + phase["ws_other"])
 
 
 # This host's speed moves a lot within minutes (the same probe reads up to 1.8x apart): each limit is
@@ -87,10 +102,10 @@ def main():
     models = {}
     for model in ("char-lstm", "llama-15m", "wavenet-20", "pixelcnn-gated"):
         try:
-            models[model] = per_element(model)
+            models[model] = phases(model)
         except (FileNotFoundError, KeyError):
             pass
-    sizes = sorted({b // k for b, _ in models.values() for k in (1, 4)})  # float32 and int8 bytes
+    sizes = sorted({working_set(p, int8) for ps in models.values() for p in ps for int8 in (False, True)})
     args = [str(b) for b in sizes]
     probes = {"argen-native": [os.path.join(ROOT, "build/native/argen"), "roofline", *args],
               "argen-wasm": ["node", os.path.join(ROOT, "bench/roofline.mjs"), *args]}
@@ -112,29 +127,24 @@ def main():
             elif r["metric"] == "ms_per_image":
                 rate[(r["model"], r["engine"])] = 784 / (r["value"] / 1000)  # pixels/s
     print()
-    print("model           engine              elements/s   MB/element  bound      achieved      limit  fraction")
-    for model, (f32_bytes, flops) in models.items():
+    print("model           engine              elements/s   bound/s  fraction  phases: what binds each, its share of the bound")
+    for model, ps in models.items():
         for e in [x for base in roof for x in (base, base + "-int8")]:
             if (model, e) not in rate:
                 continue
-            v, r = rate[(model, e)], roof[e.removesuffix("-int8")]
-            nbytes = f32_bytes // 4 if e.endswith("-int8") else f32_bytes  # int8: one byte per weight
-            bw = r["read_gbps"][str(nbytes)]  # at this working set
-            if e.endswith("-int8"):
-                t_bytes, t_macs = nbytes / (bw * 1e9), flops / 2 / (r["peak_int8_gmacs"] * 1e9)
-                if t_macs >= t_bytes:
-                    got, lim, unit, bound = flops / 2 * v / 1e9, r["peak_int8_gmacs"], "GMAC/s", "int8 MACs"
+            v, r, int8 = rate[(model, e)], roof[e.removesuffix("-int8")], e.endswith("-int8")
+            times = []
+            for p in ps:
+                nbytes = (p["weights"] / 4 if int8 else p["weights"]) + p["other"]
+                t_read = nbytes / (r["read_gbps"][str(working_set(p, int8))] * 1e9)
+                if int8 and p["weights"]:
+                    t_ops, ops = p["macs"] / (r["peak_int8_gmacs"] * 1e9), "int8 MACs"
                 else:
-                    got, lim, unit, bound = nbytes * v / 1e9, bw, "GB/s", "read"
-                note = f"  (bytes {100 * t_bytes * v:.0f}%, MACs {100 * t_macs * v:.0f}%)"
-            elif model == "pixelcnn-gated":
-                got, lim, unit = flops * v / 1e9, r["peak_gflops"], "GFLOP/s"
-                note = f"  (bandwidth {100 * nbytes * v / 1e9 / bw:.0f}% of its working set's)"
-                bound = "compute"
-            else:
-                got, lim, unit, bound, note = nbytes * v / 1e9, bw, "GB/s", "read", ""
-            print(f"{model:<16}{e:<19}{v:>11.0f}{nbytes / 1e6:>13.2f}  {bound:<9}{got:>8.1f} {unit:<8}{lim:>6.1f}"
-                  f"{100 * got / lim:>8.0f}%{note}")
+                    t_ops, ops = 2 * p["macs"] / (r["peak_gflops"] * 1e9), "float32 peak"
+                times.append((p["name"], max(t_read, t_ops), "read" if t_read >= t_ops else ops))
+            bound = sum(t for _, t, _ in times)
+            detail = ", ".join(f"{n}: {what} {100 * t / bound:.0f}%" for n, t, what in times)
+            print(f"{model:<16}{e:<19}{v:>11.0f}{1 / bound:>10.0f}{100 * bound * v:>9.0f}%  {detail}")
 
 
 if __name__ == "__main__":
