@@ -39,9 +39,15 @@ Bytes Bytes::from_file(const std::string& path) {
   b.owner = std::shared_ptr<const void>(p, [size](const void* q) { ::munmap(const_cast<void*>(q), size); });
   return b;
 #else
-  std::ifstream f(path, std::ios::binary);
+  // One read of the whole file (an istreambuf_iterator copy went byte by byte: a fifth of the
+  // time to load llama-15m in a wasm profile).
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw Error(path + ": cannot open");
-  AlignedVector<uint8_t> v((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::streamoff size = f.tellg();
+  if (size < 0) throw Error(path + ": cannot read its size");
+  AlignedVector<uint8_t> v(static_cast<size_t>(size));
+  f.seekg(0);
+  if (!f.read(reinterpret_cast<char*>(v.data()), size)) throw Error(path + ": cannot read");
   return from_vector(std::move(v));
 #endif
 }
