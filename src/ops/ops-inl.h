@@ -41,6 +41,16 @@ HWY_INLINE auto SumsOf4(D d, V a0, V a1, V a2, V a3) {
   const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, t01), hn::BitCast(d64, t23));
   return FoldBlocks(d, hn::Add(hn::BitCast(d, lo), hn::BitCast(d, hi)));
 }
+// sums (from SumsOf4 over float rows w0, w0 + stride, w0 + 2 stride, w0 + 3 stride) plus the
+// products of columns c0..c1-1 with x: the columns past the last full vector.
+template <class D4, class V4>
+HWY_INLINE V4 AddColumnTails(D4 d4, V4 sums, const float* w0, size_t stride, const float* x, size_t c0, size_t c1) {
+  if (c0 == c1) return sums;
+  HWY_ALIGN float t[4] = {0.f, 0.f, 0.f, 0.f};
+  for (size_t c = c0; c < c1; ++c)
+    for (size_t k = 0; k < 4; ++k) t[k] += w0[k * stride + c] * x[c];
+  return hn::Add(sums, hn::Load(d4, t));
+}
 #endif
 
 HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
@@ -137,12 +147,7 @@ HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, 
   const hn::CappedTag<float, 4> d4;
   // sums + the columns past the last full vector (+ bias), stored at y[0..3].
   auto finish = [&](auto sums, const float* w0, const float* x, float* y) {
-    if (cols_vec < cols) {
-      HWY_ALIGN float t[4] = {0.f, 0.f, 0.f, 0.f};
-      for (size_t c = cols_vec; c < cols; ++c)
-        for (size_t k = 0; k < 4; ++k) t[k] += w0[k * cols + c] * x[c];
-      sums = hn::Add(sums, hn::Load(d4, t));
-    }
+    sums = AddColumnTails(d4, sums, w0, cols, x, cols_vec, cols);
     if (bias) sums = hn::Add(sums, hn::LoadU(d4, bias + r));
     hn::StoreU(sums, d4, y);
   };
@@ -455,13 +460,7 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
         a2 = hn::MulAdd(hn::LoadU(d, k2 + c), qv, a2);
         a3 = hn::MulAdd(hn::LoadU(d, k3 + c), qv, a3);
       }
-      auto sums = SumsOf4(d, a0, a1, a2, a3);
-      if (hd_vec < hd) {
-        HWY_ALIGN float r[4] = {0.f, 0.f, 0.f, 0.f};
-        for (size_t c = hd_vec; c < hd; ++c)
-          r[0] += k0[c] * qh[c], r[1] += k1[c] * qh[c], r[2] += k2[c] * qh[c], r[3] += k3[c] * qh[c];
-        sums = hn::Add(sums, hn::Load(d4, r));
-      }
+      const auto sums = AddColumnTails(d4, SumsOf4(d, a0, a1, a2, a3), k0, row, qh, hd_vec, hd);
       hn::StoreU(hn::Mul(sums, vscale), d4, p + h * p_stride + t);
     }
   }
