@@ -650,9 +650,14 @@ HWY_NOINLINE void MatVecQ8Q8Acc(const int8_t* W, const float* scale, size_t rows
 
 // Roofline probes (bench only). ReadSum: the sum of n floats, read as four segments in lockstep
 // (four sequential streams, as MatVecImpl and the int8 kernel read large matrices: one stream gets
-// 30-40% less bandwidth from DRAM here), each with two vector accumulators: bound by how fast the
-// memory holding them streams. FmaPeak: `iters` rounds of 8 independent vector multiply-adds on
-// registers, bound by the SIMD units (8 x Lanes x 2 flops per round).
+// 30-40% less bandwidth from DRAM here), two vectors per stream and step added before they reach the
+// stream's one accumulator: bound by how fast the memory holding them streams. Eight accumulators
+// (one per vector) plus the eight loaded vectors need 16 registers; V8 allocates 15 (it keeps
+// xmm15), spilled one sum to the stack each step and read half the bandwidth (30 against 62 GB/s).
+// FmaPeak: `iters` rounds of independent multiply-adds on registers, bound by the SIMD units:
+// FmaPeakFlops() flops per round. With FMA, 8 chains; wasm has no fused multiply-add, so its rounds
+// are 6 multiply chains and 6 add chains (latency 3 each: enough to fill two multiply and two add
+// pipes, in 14 registers; 8 multiply-adds a = a * m + c, as before, read 22-26 against 44 GFLOP/s).
 HWY_NOINLINE float ReadSum(const float* HWY_RESTRICT p, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
@@ -661,19 +666,35 @@ HWY_NOINLINE float ReadSum(const float* HWY_RESTRICT p, size_t n) {
   const float* p2 = p1 + seg;
   const float* p3 = p2 + seg;
   auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-  auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
   for (size_t i = 0; i < seg; i += 2 * N) {
-    a0 = hn::Add(a0, hn::LoadU(d, p + i)), b0 = hn::Add(b0, hn::LoadU(d, p + i + N));
-    a1 = hn::Add(a1, hn::LoadU(d, p1 + i)), b1 = hn::Add(b1, hn::LoadU(d, p1 + i + N));
-    a2 = hn::Add(a2, hn::LoadU(d, p2 + i)), b2 = hn::Add(b2, hn::LoadU(d, p2 + i + N));
-    a3 = hn::Add(a3, hn::LoadU(d, p3 + i)), b3 = hn::Add(b3, hn::LoadU(d, p3 + i + N));
+    a0 = hn::Add(a0, hn::Add(hn::LoadU(d, p + i), hn::LoadU(d, p + i + N)));
+    a1 = hn::Add(a1, hn::Add(hn::LoadU(d, p1 + i), hn::LoadU(d, p1 + i + N)));
+    a2 = hn::Add(a2, hn::Add(hn::LoadU(d, p2 + i), hn::LoadU(d, p2 + i + N)));
+    a3 = hn::Add(a3, hn::Add(hn::LoadU(d, p3 + i), hn::LoadU(d, p3 + i + N)));
   }
-  const auto a = hn::Add(hn::Add(hn::Add(a0, b0), hn::Add(a1, b1)), hn::Add(hn::Add(a2, b2), hn::Add(a3, b3)));
-  float s = hn::GetLane(hn::SumOfLanes(d, a));
+  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
   for (size_t i = 4 * seg; i < n; ++i) s += p[i];
   return s;
 }
 
+#if HWY_TARGET == HWY_WASM
+HWY_NOINLINE float FmaPeak(size_t iters, float m) {
+  const hn::ScalableTag<float> d;
+  const auto mul = hn::Set(d, m), add = hn::Set(d, 1e-7f);
+  auto a0 = hn::Set(d, 1.f), a1 = hn::Set(d, 2.f), a2 = hn::Set(d, 3.f), a3 = hn::Set(d, 4.f);
+  auto a4 = hn::Set(d, 5.f), a5 = hn::Set(d, 6.f), b0 = a0, b1 = a1, b2 = a2, b3 = a3, b4 = a4, b5 = a5;
+  for (size_t i = 0; i < iters; ++i) {
+    a0 = hn::Mul(a0, mul), a1 = hn::Mul(a1, mul), a2 = hn::Mul(a2, mul);
+    a3 = hn::Mul(a3, mul), a4 = hn::Mul(a4, mul), a5 = hn::Mul(a5, mul);
+    b0 = hn::Add(b0, add), b1 = hn::Add(b1, add), b2 = hn::Add(b2, add);
+    b3 = hn::Add(b3, add), b4 = hn::Add(b4, add), b5 = hn::Add(b5, add);
+  }
+  const auto s = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(a4, a5));
+  const auto t = hn::Add(hn::Add(hn::Add(b0, b1), hn::Add(b2, b3)), hn::Add(b4, b5));
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(s, t)));
+}
+HWY_NOINLINE size_t FmaPeakFlops() { return 12 * hn::Lanes(hn::ScalableTag<float>()); }
+#else
 HWY_NOINLINE float FmaPeak(size_t iters, float m) {
   const hn::ScalableTag<float> d;
   const auto mul = hn::Set(d, m), add = hn::Set(d, 1e-7f);
@@ -686,8 +707,8 @@ HWY_NOINLINE float FmaPeak(size_t iters, float m) {
   const auto s = hn::Add(hn::Add(hn::Add(a0, a1), hn::Add(a2, a3)), hn::Add(hn::Add(a4, a5), hn::Add(a6, a7)));
   return hn::GetLane(hn::SumOfLanes(d, s));
 }
-
-HWY_NOINLINE size_t FloatLanes() { return hn::Lanes(hn::ScalableTag<float>()); }
+HWY_NOINLINE size_t FmaPeakFlops() { return 8 * 2 * hn::Lanes(hn::ScalableTag<float>()); }
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace argen

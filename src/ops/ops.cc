@@ -39,7 +39,7 @@ HWY_EXPORT(QuantizeVectorQ8);
 HWY_EXPORT(MatVecQ8Q8Acc);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
-HWY_EXPORT(FloatLanes);
+HWY_EXPORT(FmaPeakFlops);
 
 
 namespace ops {
@@ -182,7 +182,7 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
 
 float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }
 float fma_peak(size_t iters, float m) { return HWY_DYNAMIC_DISPATCH(FmaPeak)(iters, m); }
-size_t float_lanes() { return HWY_DYNAMIC_DISPATCH(FloatLanes)(); }
+size_t fma_peak_flops() { return HWY_DYNAMIC_DISPATCH(FmaPeakFlops)(); }
 
 
 const char* simd_target() {

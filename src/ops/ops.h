@@ -76,13 +76,12 @@ void matvec(const Matrix& W, const float* x, const float* bias, float* y);
 void matvec_acc(const Matrix& W, const float* x, float* y);
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
 
-// Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of 8
-// independent vector multiply-adds (8 * float_lanes() * 2 flops per round). Both return a value so
-// the work cannot be optimised away.
+// Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of
+// independent vector multiply-adds on registers, fma_peak_flops() flops per round. Both return a
+// value so the work cannot be optimised away.
 float read_sum(const float* p, size_t n);
 float fma_peak(size_t iters, float m);
-
-size_t float_lanes();
+size_t fma_peak_flops();
 
 // Name of the SIMD target the dispatcher picked (for `argen info` and benchmarks).
 const char* simd_target();
