@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Speed-up from threads: every suite model with 1 and 2 threads, float32 and int8 weights, argen
-native (`argen bench --threads T --weights W`) and wasm (the threaded core, argen-core-mt, via
-loadModel({threads: T, weights: W}) under Node 20). Greedy, warm, median of runs; prints a table.
+native (`argen bench --threads T --weights W`) and wasm (loadModel({threads: T, weights: W}) under
+Node 20: the single-threaded core for T = 1, the threaded one, argen-core-mt, for T = 2). Greedy, warm, median of runs; prints a table.
 Needs build/bench/*.safetensors (bench/run.sh makes them).
 
     bench/threads.py [--quick] [--model NAME]...
