@@ -58,8 +58,12 @@ def phases(model):
     def products(w, ws_other=0):
         return dict(name="products", weights=4 * w, other=0, macs=w, ws_weights=4 * w, ws_other=ws_other)
 
-    if model == "char-lstm":  # the embedding table is read one row at a time
-        return [products(total - count(params["embed.weight"]) + params["embed.weight"][1])]
+    if model == "char-lstm":  # layer 0's input product W_ih embed[token] + bias is a row of a table
+        # made at load (src/models/recurrent.cc): G*H floats read instead of W_ih and the embedding
+        w_ih = params["rnn.weight_ih_l0"]
+        p = products(total - count(params["embed.weight"]) - count(w_ih))
+        p["other"] = 4 * w_ih[0]
+        return [p]
     if model == "llama-15m":  # tied: the embedding table is the classifier, read whole every step
         kv_dim = cfg["dim"] * cfg["n_kv_heads"] // cfg["n_heads"]
         positions = (1 + 256) / 2  # cached positions, averaged over decoding 256 tokens

@@ -1,6 +1,7 @@
 // rnn / gru / lstm language models with PyTorch's equations, gate order and parameter names:
 //   embedding (or one-hot) -> nn.RNN | nn.GRU | nn.LSTM (num_layers) -> nn.Linear head.
 // Tensor prefixes come from config.names so a user's own module exports without renaming.
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -13,9 +14,15 @@ namespace {
 
 enum class Cell { RNN_TANH, RNN_RELU, GRU, LSTM };
 
+// The first layer's input product of an embedding model depends on the token alone: for small
+// vocabularies it is computed for every token at load (the same call as per step, so the same
+// floats) and a step reads one row instead of all of W_ih (char-lstm: 1 of its 14 MB per step).
+constexpr size_t kMaxInputTableBytes = size_t(8) << 20;
+
 struct Layer {
   Weight w_ih, w_hh;         // [G*H, in], [G*H, H]
   const float* w_ih_f32 = nullptr;  // one-hot input: W_ih's columns are read, not multiplied
+  std::vector<float> input_table;  // first layer, embedding input: [V, G*H] = W_ih embed[v] + bias
   std::vector<float> bias;   // rnn/lstm: b_ih + b_hh, summed once; gru: b_ih
   std::vector<float> bias_hh;  // gru only: b_hh (its n part is scaled by r)
   int in = 0;
@@ -97,6 +104,11 @@ class RecurrentModel : public Model {
       } else if (mf.has(rnn + ".bias_ih_l" + s)) {
         throw mf.error("tensor '" + rnn + ".bias_ih_l" + s + "' is present but config says bias: false");
       }
+      if (k == 0 && !one_hot_ && size_t(V_) * G * H_ * sizeof(float) <= kMaxInputTableBytes) {
+        l.input_table.resize(size_t(V_) * G * H_);
+        for (int v = 0; v < V_; ++v)
+          ops::matvec(l.w_ih, embed_.data + size_t(v) * E_, l.bias.data(), l.input_table.data() + size_t(v) * G * H_);
+      }
       layers_.push_back(std::move(l));
     }
     head_w_ = Weight(mf.get(head + ".weight", {V_, H_}), mf.int8());
@@ -128,7 +140,10 @@ class RecurrentModel : public Model {
       float* h = s.h.data() + size_t(k) * H_;
       float* g = s.gates.data();
       // g = W_ih x + bias: for one-hot input that is one column of W_ih.
-      if (x) {
+      if (!l.input_table.empty()) {
+        const float* row = l.input_table.data() + size_t(token) * GH;
+        std::copy(row, row + GH, g);
+      } else if (x) {
         ops::matvec(l.w_ih, x, l.bias.data(), g);
       } else {
         for (size_t r = 0; r < GH; ++r) g[r] = l.w_ih_f32[r * l.in + token] + l.bias[r];
