@@ -200,8 +200,9 @@ TEST_CASE("transformer ops match the scalar reference") {
 }
 
 TEST_CASE("attention matches the scalar reference, grouped heads included") {
-  // Head sizes around the lane counts, position counts around the blocks of 4 and 8.
-  for (auto heads : {std::pair<size_t, size_t>{1, 1}, {3, 3}, {4, 2}, {6, 1}})
+  // Head sizes around the lane counts, position counts around the blocks of 4, heads around the
+  // kernel's chunks of 8.
+  for (auto heads : {std::pair<size_t, size_t>{1, 1}, {3, 3}, {4, 2}, {6, 1}, {9, 9}, {12, 4}, {16, 2}})
     for (size_t hd : {1, 3, 4, 8, 13, 16, 48, 64, 67})
       for (size_t n : {1, 2, 3, 4, 5, 7, 9, 17, 33, 256}) {
         const size_t H = heads.first, KV = heads.second;  // (not a structured binding: CAPTURE needs a plain variable)
