@@ -53,17 +53,26 @@ HWY_INLINE V4 AddColumnTails(D4 d4, V4 sums, const float* w0, size_t stride, con
 }
 #endif
 
-HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
-  const hn::ScalableTag<float> d;
+// The products a[i] * b[i] for i < n_vec (a multiple of the lane count) summed lane by lane: two
+// sums in flight, then the odd vector.
+template <class D>
+HWY_INLINE hn::Vec<D> DotLanes(D d, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n_vec) {
   const size_t N = hn::Lanes(d);
   auto s0 = hn::Zero(d), s1 = hn::Zero(d);
   size_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
+  for (; i + 2 * N <= n_vec; i += 2 * N) {
     s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
     s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
   }
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-  for (; i < n; ++i) s += a[i] * b[i];
+  if (i < n_vec) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+  return hn::Add(s0, s1);
+}
+
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t n_vec = n - n % hn::Lanes(d);
+  float s = hn::GetLane(hn::SumOfLanes(d, DotLanes(d, a, b, n_vec)));
+  for (size_t i = n_vec; i < n; ++i) s += a[i] * b[i];
   return s;
 }
 
@@ -463,18 +472,9 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
     for (size_t h0 = 0; h0 < H; h0 += kHeads) {
       const size_t h1 = std::min(H, h0 + kHeads);
       for (size_t r = 0; r < 4; ++r)
-        for (size_t h = h0; h < h1; ++h) {
-          const float* k = K + (t + r) * row + (h / group) * hd;
-          const float* qh = q + h * hd;
-          auto a = hn::Zero(d), b = hn::Zero(d);
-          size_t c = 0;
-          for (; c + 2 * N <= hd_vec; c += 2 * N) {
-            a = hn::MulAdd(hn::LoadU(d, k + c), hn::LoadU(d, qh + c), a);
-            b = hn::MulAdd(hn::LoadU(d, k + c + N), hn::LoadU(d, qh + c + N), b);
-          }
-          if (c < hd_vec) a = hn::MulAdd(hn::LoadU(d, k + c), hn::LoadU(d, qh + c), a);
-          hn::Store(hn::Add(a, b), d, part + (r * kHeads + (h - h0)) * N);
-        }
+        for (size_t h = h0; h < h1; ++h)
+          hn::Store(DotLanes(d, K + (t + r) * row + (h / group) * hd, q + h * hd, hd_vec), d,
+                    part + (r * kHeads + (h - h0)) * N);
       for (size_t h = h0; h < h1; ++h) {
         const float* ph = part + (h - h0) * N;
         const auto sums = SumsOf4(d, hn::Load(d, ph), hn::Load(d, ph + kHeads * N), hn::Load(d, ph + 2 * kHeads * N),

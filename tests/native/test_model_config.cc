@@ -38,12 +38,7 @@ std::shared_ptr<ModelFile> edited(const std::function<void(nlohmann::ordered_jso
   edit(config);
   header["__metadata__"]["config"] = config.dump();
   if (header_edit) header_edit(header);
-  std::string h = header.dump();
-  h.append((8 - h.size() % 8) % 8, ' ');
-  std::vector<uint8_t> out(8);
-  for (int i = 0; i < 8; ++i) out[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
-  out.insert(out.end(), h.begin(), h.end());
-  out.insert(out.end(), v.begin() + 8 + n, v.end());
+  auto out = test::safetensors_bytes(header.dump(), v.data() + 8 + n, v.size() - 8 - n);
   return ModelFile::from_bytes(Bytes::from_vector(std::move(out)), "edited.safetensors");
 }
 

@@ -93,13 +93,7 @@ TEST_CASE("recurrent: the per-token input table of an embedding model matches it
     cfg.erase("embedding_dim");
     header["__metadata__"] = mf->metadata();
     header["__metadata__"]["config"] = cfg.dump();
-    std::string h = header.dump();
-    h.append((8 - h.size() % 8) % 8, ' ');
-    std::vector<uint8_t> bytes(8);
-    for (int i = 0; i < 8; ++i) bytes[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
-    bytes.insert(bytes.end(), h.begin(), h.end());
-    const auto* p = reinterpret_cast<const uint8_t*>(data.data());
-    bytes.insert(bytes.end(), p, p + data.size() * 4);
+    auto bytes = test::safetensors_bytes(header.dump(), data.data(), data.size() * sizeof(float));
     auto with_table = create_model(mf);
     auto one_hot = create_model(ModelFile::from_bytes(Bytes::from_vector(std::move(bytes)), "one_hot.safetensors"));
     std::vector<float> a(V), b(V);

@@ -41,6 +41,18 @@ inline double rel_error(const float* a, const float* b, size_t n) {
   return d / m;
 }
 
+// A safetensors file's bytes: the u64 header length, the header padded with spaces to a multiple of
+// 8 bytes (so the data stays aligned), then `data`.
+inline std::vector<uint8_t> safetensors_bytes(std::string header, const void* data, size_t data_bytes) {
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::vector<uint8_t> out(8);
+  for (int i = 0; i < 8; ++i) out[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+  out.insert(out.end(), header.begin(), header.end());
+  const auto* d = static_cast<const uint8_t*>(data);
+  out.insert(out.end(), d, d + data_bytes);
+  return out;
+}
+
 // Runs `f` and checks it throws argen::Error whose message contains every one of `parts`.
 template <class F>
 void expect_error(F f, std::initializer_list<std::string> parts) {
