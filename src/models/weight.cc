@@ -9,6 +9,7 @@ Weight::Weight(const Tensor& t, bool int8) {
     quantize(t.data);
   } else {
     m_.f32 = t.data;
+    pack();
   }
 }
 
@@ -19,6 +20,20 @@ Weight::Weight(std::vector<float> data, size_t rows, size_t cols, bool int8) {
   } else {
     owned_.assign(data.begin(), data.end());
     m_.f32 = owned_.data();
+    pack();
+  }
+}
+
+void Weight::pack() {
+  if (!ops::use_panels(m_.rows, m_.cols, m_.q8 != nullptr)) return;
+  if (m_.q8) {
+    q8_panels_.resize(ops::panel_bytes_q8(m_.rows, m_.cols));
+    ops::pack_panels_q8(m_.q8, m_.rows, m_.cols, q8_panels_.data());
+    m_.q8_panels = q8_panels_.data();
+  } else {
+    panels_.resize(ops::panel_floats(m_.rows, m_.cols));
+    ops::pack_panels(m_.f32, m_.rows, m_.cols, panels_.data());
+    m_.panels = panels_.data();
   }
 }
 
@@ -28,6 +43,7 @@ void Weight::quantize(const float* data) {
   ops::quantize_rows_q8(data, m_.rows, m_.cols, q8_.data(), scale_.data());
   m_.q8 = q8_.data();
   m_.scale = scale_.data();
+  pack();
 }
 
 }  // namespace argen

@@ -1,6 +1,8 @@
 // A matrix a model multiplies vectors by, in the weight type the model was loaded with: float32 (a
 // view of the file's tensor, or a matrix the model built from tensors, e.g. a convolution's) or int8
 // with one scale per row (quantized here, at load: LoadOptions::int8, or a file with int8 tensors).
+// Either also gets a copy packed in panels where ops::use_panels() says its products run faster
+// that way (small matrices: int8 ones, and float32 ones in wasm).
 // Pass it where ops take an ops::Matrix; ops pick the float32 or the int8 x int8 kernel.
 #pragma once
 #include <cstdint>
@@ -31,7 +33,10 @@ class Weight {
 
  private:
   void quantize(const float* data);
+  void pack();
   AlignedVector<float> owned_;  // a float32 matrix built by the model
+  AlignedVector<float> panels_;
+  AlignedVector<int8_t> q8_panels_;
   AlignedVector<int8_t> q8_;
   std::vector<float> scale_;
   ops::Matrix m_;

@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "ops/ops.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace argen {
@@ -213,6 +215,55 @@ HWY_NOINLINE void MatVec(const float* W, size_t rows, size_t cols, const float* 
 }
 HWY_NOINLINE void MatVecAcc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   MatVecImpl<true>(W, rows, cols, x, nullptr, y);
+}
+
+// y = W x (+ bias) or y += W x with W in panels of kPanelRows rows (ops.h): per panel, 32 sums
+// in 32 / lanes vectors, each column one broadcast of x[c] and per vector one load (one pointer,
+// constant offsets) and one multiply-add. Each sum runs over the columns in order.
+template <bool kAccumulate>
+HWY_INLINE void MatVecPanelsImpl(const float* HWY_RESTRICT P, size_t rows, size_t cols, const float* HWY_RESTRICT x,
+                                 const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+  constexpr size_t kRows = ops::kPanelRows;
+  const hn::CappedTag<float, kRows> d;
+  constexpr size_t N = hn::MaxLanes(d), V = kRows / N;
+  static_assert(V * N == kRows, "a panel is whole vectors");
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += kRows * cols) {
+    hn::Vec<decltype(d)> acc[V];
+    for (size_t k = 0; k < V; ++k) acc[k] = hn::Zero(d);
+    const float* p = P;
+    for (size_t c = 0; c < cols; ++c, p += kRows) {
+      const auto xc = hn::Set(d, x[c]);
+      for (size_t k = 0; k < V; ++k) acc[k] = hn::MulAdd(hn::LoadU(d, p + k * N), xc, acc[k]);
+    }
+    float* yr = y + r0;
+    if (rows - r0 >= kRows) {
+      for (size_t k = 0; k < V; ++k) {
+        auto v = acc[k];
+        if (kAccumulate) {
+          v = hn::Add(hn::LoadU(d, yr + k * N), v);
+        } else if (bias) {
+          v = hn::Add(v, hn::LoadU(d, bias + r0 + k * N));
+        }
+        hn::StoreU(v, d, yr + k * N);
+      }
+    } else {  // the last panel's rows that exist
+      HWY_ALIGN float t[kRows];
+      for (size_t k = 0; k < V; ++k) hn::Store(acc[k], d, t + k * N);
+      for (size_t i = 0; i < rows - r0; ++i) {
+        if (kAccumulate) {
+          yr[i] += t[i];
+        } else {
+          yr[i] = bias ? t[i] + bias[r0 + i] : t[i];
+        }
+      }
+    }
+  }
+}
+HWY_NOINLINE void MatVecPanels(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  MatVecPanelsImpl<false>(P, rows, cols, x, bias, y);
+}
+HWY_NOINLINE void MatVecPanelsAcc(const float* P, size_t rows, size_t cols, const float* x, float* y) {
+  MatVecPanelsImpl<true>(P, rows, cols, x, nullptr, y);
 }
 
 // Applies f(d, v) over x in place; the tail runs the same code on single-lane vectors so every
@@ -611,6 +662,89 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
       a = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w + c)), hn::LoadU(d16, xq + c), a, o);
     finish(r, hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(a, o))) + tail(w, cols_vec));
   }
+}
+
+// int8 x int8 with W8 in panels of kPanelRows rows (ops.h): per panel 32 int32 sums, each pair of
+// columns one broadcast of (xq[c], xq[c + 1]) and per vector of rows one widening load of their
+// weight pairs and one pairwise multiply-add (pmaddwd / i32x4.dot_i16x8_s). The integer sums are
+// exact and scaled as in the row-major kernel.
+template <bool kAccumulate>
+HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
+                                     size_t cols, const int16_t* HWY_RESTRICT xq, float xs,
+                                     const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+  constexpr size_t kRows = ops::kPanelRows;
+  const size_t pairs = (cols + 1) / 2;
+#if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: plain loops
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += 2 * kRows * pairs) {
+    for (size_t i = 0; i < std::min(kRows, rows - r0); ++i) {
+      int32_t s = 0;
+      for (size_t c = 0; c < cols; ++c) s += int32_t(P[(c / 2 * kRows + i) * 2 + c % 2]) * xq[c];
+      const float v = float(s) * (scale[r0 + i] * xs);
+      if (kAccumulate) {
+        y[r0 + i] += v;
+      } else {
+        y[r0 + i] = bias ? v + bias[r0 + i] : v;
+      }
+    }
+  }
+#else
+  const hn::CappedTag<int32_t, kRows> d32;
+  const hn::Repartition<int16_t, decltype(d32)> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const hn::Rebind<float, decltype(d32)> df;
+  constexpr size_t N = hn::MaxLanes(d32), V = kRows / N;
+  static_assert(V * N == kRows, "a panel is whole vectors");
+  const auto vxs = hn::Set(df, xs);
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += 2 * kRows * pairs) {
+    hn::Vec<decltype(d32)> acc[V], odd[V];
+    for (size_t k = 0; k < V; ++k) acc[k] = hn::Zero(d32), odd[k] = hn::Zero(d32);
+    const int8_t* p = P;
+    auto column_pair = [&](const auto xv) {  // xv: (xq[c], xq[c + 1]) in every pair of int16 lanes
+      for (size_t k = 0; k < V; ++k)
+        acc[k] = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, p + 2 * k * N)), xv, acc[k], odd[k]);
+      p += 2 * kRows;
+    };
+    size_t c = 0;
+    for (; c + 2 <= cols; c += 2) {
+      int32_t pair;  // one 32-bit load and broadcast
+      std::memcpy(&pair, xq + c, sizeof(pair));
+      column_pair(hn::BitCast(d16, hn::Set(d32, pair)));
+    }
+    if (c < cols) column_pair(hn::BitCast(d16, hn::Set(d32, int32_t(uint16_t(xq[c])))));  // paired with a zero
+    float* yr = y + r0;
+    if (rows - r0 >= kRows) {
+      for (size_t k = 0; k < V; ++k) {
+        auto v = hn::Mul(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(acc[k], odd[k])),
+                         hn::Mul(hn::LoadU(df, scale + r0 + k * N), vxs));
+        if (kAccumulate) {
+          v = hn::Add(hn::LoadU(df, yr + k * N), v);
+        } else if (bias) {
+          v = hn::Add(v, hn::LoadU(df, bias + r0 + k * N));
+        }
+        hn::StoreU(v, df, yr + k * N);
+      }
+    } else {  // the last panel's rows that exist
+      HWY_ALIGN int32_t t[kRows];
+      for (size_t k = 0; k < V; ++k) hn::Store(hn::RearrangeToOddPlusEven(acc[k], odd[k]), d32, t + k * N);
+      for (size_t i = 0; i < rows - r0; ++i) {
+        const float v = float(t[i]) * (scale[r0 + i] * xs);
+        if (kAccumulate) {
+          yr[i] += v;
+        } else {
+          yr[i] = bias ? v + bias[r0 + i] : v;
+        }
+      }
+    }
+  }
+#endif
+}
+HWY_NOINLINE void MatVecQ8Q8Panels(const int8_t* P, const float* scale, size_t rows, size_t cols, const int16_t* xq,
+                                   float xs, const float* bias, float* y) {
+  MatVecQ8Q8PanelsImpl<false>(P, scale, rows, cols, xq, xs, bias, y);
+}
+HWY_NOINLINE void MatVecQ8Q8PanelsAcc(const int8_t* P, const float* scale, size_t rows, size_t cols,
+                                      const int16_t* xq, float xs, float* y) {
+  MatVecQ8Q8PanelsImpl<true>(P, scale, rows, cols, xq, xs, nullptr, y);
 }
 
 // xq = round(x / xs) with xs = max |x| / 127 (1 for a zero vector); returns xs. Per product, so it

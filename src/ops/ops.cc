@@ -18,6 +18,8 @@
 namespace argen {
 HWY_EXPORT(MatVec);
 HWY_EXPORT(MatVecAcc);
+HWY_EXPORT(MatVecPanels);
+HWY_EXPORT(MatVecPanelsAcc);
 HWY_EXPORT(MatMul);
 HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
@@ -37,6 +39,8 @@ HWY_EXPORT(MatVecQ8);
 HWY_EXPORT(MatVecQ8Q8);
 HWY_EXPORT(QuantizeVectorQ8);
 HWY_EXPORT(MatVecQ8Q8Acc);
+HWY_EXPORT(MatVecQ8Q8Panels);
+HWY_EXPORT(MatVecQ8Q8PanelsAcc);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
 HWY_EXPORT(FmaPeakFlops);
@@ -48,6 +52,9 @@ namespace {
 // Products smaller than this many weights run on one thread: the hand-off costs about a
 // microsecond, a 128x128 product about as much.
 constexpr size_t kParallelMinWeights = size_t(1) << 15;
+// The largest matrix use_panels() packs. int8 products that small stay on one thread (below).
+constexpr size_t kPanelMaxWeights = size_t(1) << 16;
+static_assert(kPanelMaxWeights < 4 * kParallelMinWeights, "int8 panel products are not split across threads");
 
 struct Product {
   const float *W, *x, *bias;
@@ -66,6 +73,79 @@ void matvec_acc_rows(size_t b, size_t e, void* p) {
 }
 
 }  // namespace
+
+// Panels pay where the row-major kernel is bound by instructions rather than memory (see ops.h), on
+// matrices up to 256 KB of float32 (microbenchmarks cycling through wavenet-20's 128 x 64 matrices:
+// wasm float32 1.45x, native int8 1.35-1.5x; 256 x 256: wasm float32 0.9-1.1x, native int8
+// 1.07-1.14x; 2048 x 512 float32: 0.7-0.8x), and where the zero rows that fill the last panel add at
+// most a quarter.
+bool use_panels(size_t rows, size_t cols, bool int8) {
+  const size_t padded = (rows + kPanelRows - 1) / kPanelRows * kPanelRows;
+  if (rows * cols > kPanelMaxWeights || 4 * padded > 5 * rows) return false;
+#if defined(__EMSCRIPTEN__)
+  return true;
+#else
+  return int8;
+#endif
+}
+size_t panel_floats(size_t rows, size_t cols) { return (rows + kPanelRows - 1) / kPanelRows * kPanelRows * cols; }
+void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
+  std::fill(panels, panels + panel_floats(rows, cols), 0.0f);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c) panels[(r / kPanelRows * cols + c) * kPanelRows + r % kPanelRows] = W[r * cols + c];
+}
+
+size_t panel_bytes_q8(size_t rows, size_t cols) {
+  return (rows + kPanelRows - 1) / kPanelRows * kPanelRows * ((cols + 1) / 2 * 2);
+}
+void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels) {
+  const size_t pairs = (cols + 1) / 2;
+  std::fill(panels, panels + panel_bytes_q8(rows, cols), int8_t(0));
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; ++c)
+      panels[((r / kPanelRows * pairs + c / 2) * kPanelRows + r % kPanelRows) * 2 + c % 2] = W8[r * cols + c];
+}
+void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
+                        const float* bias, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Panels)(panels, scale, rows, cols, xq, xs, bias, y);
+}
+void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
+                            float xs, float* y) {
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8PanelsAcc)(panels, scale, rows, cols, xq, xs, y);
+}
+
+namespace {
+struct PanelProduct {
+  const float *P, *x, *bias;
+  size_t rows, cols;
+  float* y;
+};
+// Panels b..e-1 of a product.
+template <bool kAccumulate>
+void panel_rows(size_t b, size_t e, void* p) {
+  auto& m = *static_cast<PanelProduct*>(p);
+  const size_t r = b * kPanelRows, n = std::min(e * kPanelRows, m.rows) - r;
+  if (kAccumulate) {
+    HWY_DYNAMIC_DISPATCH(MatVecPanelsAcc)(m.P + r * m.cols, n, m.cols, m.x, m.y + r);
+  } else {
+    HWY_DYNAMIC_DISPATCH(MatVecPanels)(m.P + r * m.cols, n, m.cols, m.x, m.bias ? m.bias + r : nullptr, m.y + r);
+  }
+}
+template <bool kAccumulate>
+void panel_product(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  PanelProduct m{P, x, bias, rows, cols, y};
+  const size_t panels = (rows + kPanelRows - 1) / kPanelRows;
+  if (rows * cols < kParallelMinWeights || threads() == 1) return panel_rows<kAccumulate>(0, panels, &m);
+  parallel_for(panels, 1, panel_rows<kAccumulate>, &m);
+}
+}  // namespace
+
+void matvec_panels(const float* panels, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  panel_product<false>(panels, rows, cols, x, bias, y);
+}
+void matvec_panels_acc(const float* panels, size_t rows, size_t cols, const float* x, float* y) {
+  panel_product<true>(panels, rows, cols, x, nullptr, y);
+}
 
 void matvec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
   if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVec)(W, rows, cols, x, bias, y);
@@ -159,7 +239,12 @@ void q8_rows(size_t b, size_t e, void* p) {
 void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bool accumulate) {
   thread_local std::vector<int16_t> xq;
   if (xq.size() < W.cols) xq.resize(W.cols);
-  ProductQ8 m{&W, xq.data(), quantize_vector_q8(x, W.cols, xq.data()), bias, y, accumulate};
+  const float xs = quantize_vector_q8(x, W.cols, xq.data());
+  if (W.q8_panels) {  // at most kPanelMaxWeights: one thread
+    if (accumulate) return matvec_q8q8_panels_acc(W.q8_panels, W.scale, W.rows, W.cols, xq.data(), xs, y);
+    return matvec_q8q8_panels(W.q8_panels, W.scale, W.rows, W.cols, xq.data(), xs, bias, y);
+  }
+  ProductQ8 m{&W, xq.data(), xs, bias, y, accumulate};
   // int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
   if (W.rows * W.cols < 4 * kParallelMinWeights || threads() == 1) return q8_rows(0, W.rows, &m);
   parallel_for(W.rows, 4, q8_rows, &m);
@@ -168,10 +253,12 @@ void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bo
 
 void matvec(const Matrix& W, const float* x, const float* bias, float* y) {
   if (W.q8) return q8_product(W, x, bias, y, false);
+  if (W.panels) return matvec_panels(W.panels, W.rows, W.cols, x, bias, y);
   matvec(W.f32, W.rows, W.cols, x, bias, y);
 }
 void matvec_acc(const Matrix& W, const float* x, float* y) {
   if (W.q8) return q8_product(W, x, nullptr, y, true);
+  if (W.panels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {

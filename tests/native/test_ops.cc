@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "hwy/targets.h"
 #include "ops/ops.h"
 #include "ops/ops_ref.h"
 #include "test_util.h"
@@ -13,226 +14,318 @@ using test::rel_error;
 
 static const size_t kSizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000};
 
-TEST_CASE("matvec and matvec_acc match the scalar reference") {
-  for (size_t rows : {1, 2, 3, 4, 5, 7, 9, 33}) {
-    for (size_t cols : kSizes) {
-      auto W = random_floats(rows * cols, 1 + rows * 31 + cols);
-      auto x = random_floats(cols, 7 + cols);
-      auto b = random_floats(rows, 9 + rows);
-      std::vector<float> y(rows), yr(rows);
-      ops::matvec(W.data(), rows, cols, x.data(), b.data(), y.data());
-      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
-      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
-      ops::matvec(W.data(), rows, cols, x.data(), nullptr, y.data());
-      ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
-      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
-      ops::matvec_acc(W.data(), rows, cols, x.data(), y.data());
-      ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
-      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
-    }
+// Runs f with each SIMD target compiled in and supported by this CPU dispatched in turn (natively,
+// e.g. AVX2, SSE4, SSSE3 and scalar; a wasm build has its one): every test here covers them all.
+template <class F>
+void for_each_target(F f) {
+#if defined(__EMSCRIPTEN__)
+  f();
+#else
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(t);
+    INFO("SIMD target " << hwy::TargetName(t));
+    f();
   }
+  hwy::SetSupportedTargetsForTest(0);
+#endif
+}
+
+TEST_CASE("matvec and matvec_acc match the scalar reference") {
+  for_each_target([] {
+    for (size_t rows : {1, 2, 3, 4, 5, 7, 9, 33}) {
+      for (size_t cols : kSizes) {
+        auto W = random_floats(rows * cols, 1 + rows * 31 + cols);
+        auto x = random_floats(cols, 7 + cols);
+        auto b = random_floats(rows, 9 + rows);
+        std::vector<float> y(rows), yr(rows);
+        ops::matvec(W.data(), rows, cols, x.data(), b.data(), y.data());
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+        ops::matvec(W.data(), rows, cols, x.data(), nullptr, y.data());
+        ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
+        ops::matvec_acc(W.data(), rows, cols, x.data(), y.data());
+        ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+      }
+    }
+  });
+}
+
+TEST_CASE("matvec on panels matches the scalar reference, partial panels and row blocks included") {
+  for_each_target([] {
+    for (size_t rows : {1, 5, 31, 32, 33, 64, 100}) {
+      for (size_t cols : {1, 3, 8, 17, 64, 129}) {
+        auto W = random_floats(rows * cols, 3 + rows * 37 + cols);
+        auto x = random_floats(cols, 5 + cols);
+        auto b = random_floats(rows, 7 + rows);
+        std::vector<float> P(ops::panel_floats(rows, cols), -1.f), y(rows), yr(rows);
+        ops::pack_panels(W.data(), rows, cols, P.data());
+        ops::matvec_panels(P.data(), rows, cols, x.data(), b.data(), y.data());
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+        ops::matvec_panels(P.data(), rows, cols, x.data(), nullptr, y.data());
+        ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
+        ops::matvec_panels_acc(P.data(), rows, cols, x.data(), y.data());
+        ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+        // Through ops::Matrix: panels where present, the row-major weights for a block that does not
+        // start a panel.
+        ops::Matrix m;
+        m.f32 = W.data(), m.panels = P.data(), m.rows = rows, m.cols = cols;
+        std::vector<float> ym(rows, 0.f);
+        ops::matvec(m, x.data(), b.data(), ym.data());
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+        CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-5);
+        for (size_t begin : {size_t(1), ops::kPanelRows}) {
+          if (begin >= rows) continue;
+          const ops::Matrix block = ops::row_block(m, begin, rows - begin);
+          CHECK((block.panels != nullptr) == (begin % ops::kPanelRows == 0));
+          std::fill(ym.begin(), ym.end(), 0.f);
+          ops::matvec(block, x.data(), b.data() + begin, ym.data());
+          CHECK_MESSAGE(rel_error(ym.data(), yr.data() + begin, rows - begin) < 1e-5, rows << "x" << cols << " from row " << begin);
+        }
+      }
+    }
+  });
 }
 
 TEST_CASE("int8 matvec matches the scalar reference; quantized rows stay within half a step") {
-  for (size_t rows : {1, 3, 4, 9, 33}) {
-    for (size_t cols : kSizes) {
-      auto W = random_floats(rows * cols, 11 + rows * 31 + cols, 0.5f);
-      auto x = random_floats(cols, 13 + cols);
-      auto b = random_floats(rows, 17 + rows);
-      std::vector<int8_t> q(rows * cols);
-      std::vector<float> scale(rows), y(rows), yr(rows), yf(rows);
-      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-      for (size_t r = 0; r < rows; ++r)
-        for (size_t c = 0; c < cols; ++c)  // round to nearest: within half a quantization step
-          CHECK(std::fabs(q[r * cols + c] * scale[r] - W[r * cols + c]) <= 0.5f * scale[r] * (1 + 1e-5f));
-      ops::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), y.data());
-      ops::ref::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), yr.data());
-      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
-      // And close to the float32 product: the error is bounded by the rounding of each weight.
-      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
-      for (size_t r = 0; r < rows; ++r) {
-        double bound = 0;
-        for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * std::fabs(x[c]);
-        CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
+  for_each_target([] {
+    for (size_t rows : {1, 3, 4, 9, 33}) {
+      for (size_t cols : kSizes) {
+        auto W = random_floats(rows * cols, 11 + rows * 31 + cols, 0.5f);
+        auto x = random_floats(cols, 13 + cols);
+        auto b = random_floats(rows, 17 + rows);
+        std::vector<int8_t> q(rows * cols);
+        std::vector<float> scale(rows), y(rows), yr(rows), yf(rows);
+        ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t c = 0; c < cols; ++c)  // round to nearest: within half a quantization step
+            CHECK(std::fabs(q[r * cols + c] * scale[r] - W[r * cols + c]) <= 0.5f * scale[r] * (1 + 1e-5f));
+        ops::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), y.data());
+        ops::ref::matvec_q8(q.data(), scale.data(), rows, cols, x.data(), b.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+        // And close to the float32 product: the error is bounded by the rounding of each weight.
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
+        for (size_t r = 0; r < rows; ++r) {
+          double bound = 0;
+          for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * std::fabs(x[c]);
+          CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
+        }
       }
     }
-  }
+  });
 }
 
 TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 product within its rounding bound") {
-  for (size_t rows : {1, 3, 4, 9, 33, 130, 261}) {  // 130 x 1000 and 261 x 257+ take the segmented path
-    for (size_t cols : kSizes) {
-      auto W = random_floats(rows * cols, 7 + rows * 37 + cols, 0.5f);
-      auto x = random_floats(cols, 19 + cols, 2.f);
-      auto b = random_floats(rows, 23 + rows);
-      std::vector<int8_t> q(rows * cols);
-      std::vector<int16_t> xq(cols);
-      std::vector<float> scale(rows), y(rows), yr(rows), yf(rows), ya(rows);
-      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-      const float xs = ops::quantize_vector_q8(x.data(), cols, xq.data());
-      for (size_t c = 0; c < cols; ++c) {
-        CHECK(std::abs(xq[c]) <= 127);
-        CHECK(std::fabs(xq[c] * xs - x[c]) <= 0.5f * xs * (1 + 1e-5f));
-        // Exactly lrint (ties to even) of the scaled value: the same integers on every target.
-        CHECK(xq[c] == std::lrint(std::clamp(x[c] * (1.0f / xs), -127.0f, 127.0f)));
-      }
-      ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), y.data());
-      ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), yr.data());
-      CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-6, rows << "x" << cols);
-      ya = b;
-      ops::matvec_q8q8_acc(q.data(), scale.data(), rows, cols, xq.data(), xs, ya.data());
-      CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " acc");
-      // |W x - (s q)(xs xq)| <= sum |w - s q| |x| + sum |s q| |x - xs xq| <= s/2 |x|_1 + s |q|_1 xs/2.
-      ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
-      for (size_t r = 0; r < rows; ++r) {
-        double bound = 0;
-        for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * (std::fabs(x[c]) + std::abs(q[r * cols + c]) * xs);
-        CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
-      }
-      // Through ops::Matrix (the path models take), in row blocks too.
-      ops::Matrix m;
-      m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
-      std::vector<float> ym(rows);
-      ops::matvec(m, x.data(), b.data(), ym.data());
-      CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-6);
-      if (rows > 2) {
-        ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
-        CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
+  for_each_target([] {
+    for (size_t rows : {1, 3, 4, 9, 33, 130, 261}) {  // 130 x 1000 and 261 x 257+ take the segmented path
+      for (size_t cols : kSizes) {
+        auto W = random_floats(rows * cols, 7 + rows * 37 + cols, 0.5f);
+        auto x = random_floats(cols, 19 + cols, 2.f);
+        auto b = random_floats(rows, 23 + rows);
+        std::vector<int8_t> q(rows * cols);
+        std::vector<int16_t> xq(cols);
+        std::vector<float> scale(rows), y(rows), yr(rows), yf(rows), ya(rows);
+        ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+        const float xs = ops::quantize_vector_q8(x.data(), cols, xq.data());
+        for (size_t c = 0; c < cols; ++c) {
+          CHECK(std::abs(xq[c]) <= 127);
+          CHECK(std::fabs(xq[c] * xs - x[c]) <= 0.5f * xs * (1 + 1e-5f));
+          // Exactly lrint (ties to even) of the scaled value: the same integers on every target.
+          CHECK(xq[c] == std::lrint(std::clamp(x[c] * (1.0f / xs), -127.0f, 127.0f)));
+        }
+        ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), y.data());
+        ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), yr.data());
+        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-6, rows << "x" << cols);
+        ya = b;
+        ops::matvec_q8q8_acc(q.data(), scale.data(), rows, cols, xq.data(), xs, ya.data());
+        CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " acc");
+        // |W x - (s q)(xs xq)| <= sum |w - s q| |x| + sum |s q| |x - xs xq| <= s/2 |x|_1 + s |q|_1 xs/2.
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yf.data());
+        for (size_t r = 0; r < rows; ++r) {
+          double bound = 0;
+          for (size_t c = 0; c < cols; ++c) bound += 0.5 * scale[r] * (std::fabs(x[c]) + std::abs(q[r * cols + c]) * xs);
+          CHECK(std::fabs(y[r] - yf[r]) <= bound * 1.001 + 1e-5);
+        }
+        // Through ops::Matrix (the path models take), in row blocks too.
+        ops::Matrix m;
+        m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+        std::vector<float> ym(rows);
+        ops::matvec(m, x.data(), b.data(), ym.data());
+        CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-6);
+        if (rows > 2) {
+          ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
+          CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
+        }
+        // On panels (odd column counts pair their last column with a zero), in row blocks too.
+        std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols), int8_t(-1));
+        ops::pack_panels_q8(q.data(), rows, cols, P.data());
+        ops::matvec_q8q8_panels(P.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), ym.data());
+        CHECK_MESSAGE(rel_error(ym.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " panels");
+        ya = b;
+        ops::matvec_q8q8_panels_acc(P.data(), scale.data(), rows, cols, xq.data(), xs, ya.data());
+        CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " panels acc");
+        m.q8_panels = P.data();
+        for (size_t begin : {size_t(0), size_t(1), ops::kPanelRows}) {
+          if (begin >= rows) continue;
+          const ops::Matrix block = ops::row_block(m, begin, rows - begin);
+          CHECK((block.q8_panels != nullptr) == (begin % ops::kPanelRows == 0));
+          std::fill(ym.begin(), ym.end(), 0.f);
+          ops::matvec(block, x.data(), b.data() + begin, ym.data());
+          CHECK_MESSAGE(rel_error(ym.data(), yr.data() + begin, rows - begin) < 1e-6, rows << "x" << cols << " panels from row " << begin);
+        }
       }
     }
-  }
+  });
 }
 
 TEST_CASE("elementwise ops match the scalar reference, extremes included") {
-  for (size_t n : kSizes) {
-    auto a = random_floats(n, 3 + n, 12.f), b = random_floats(n, 5 + n, 3.f);
-    if (n > 4) a[1] = 200.f, a[2] = -200.f, a[3] = 0.f;  // saturating inputs
-    std::vector<float> o(n), r(n);
-    ops::add(a.data(), b.data(), o.data(), n);
-    ops::ref::add(a.data(), b.data(), r.data(), n);
-    CHECK(rel_error(o.data(), r.data(), n) == 0);
-    ops::mul(a.data(), b.data(), o.data(), n);
-    ops::ref::mul(a.data(), b.data(), r.data(), n);
-    CHECK(rel_error(o.data(), r.data(), n) == 0);
-    for (int which = 0; which < 3; ++which) {
-      o = a, r = a;
-      if (which == 0) ops::tanh(o.data(), n), ops::ref::tanh(r.data(), n);
-      if (which == 1) ops::sigmoid(o.data(), n), ops::ref::sigmoid(r.data(), n);
-      if (which == 2) ops::relu(o.data(), n), ops::ref::relu(r.data(), n);
-      for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "op " << which << " x=" << a[i]);
+  for_each_target([] {
+    for (size_t n : kSizes) {
+      auto a = random_floats(n, 3 + n, 12.f), b = random_floats(n, 5 + n, 3.f);
+      if (n > 4) a[1] = 200.f, a[2] = -200.f, a[3] = 0.f;  // saturating inputs
+      std::vector<float> o(n), r(n);
+      ops::add(a.data(), b.data(), o.data(), n);
+      ops::ref::add(a.data(), b.data(), r.data(), n);
+      CHECK(rel_error(o.data(), r.data(), n) == 0);
+      ops::mul(a.data(), b.data(), o.data(), n);
+      ops::ref::mul(a.data(), b.data(), r.data(), n);
+      CHECK(rel_error(o.data(), r.data(), n) == 0);
+      for (int which = 0; which < 3; ++which) {
+        o = a, r = a;
+        if (which == 0) ops::tanh(o.data(), n), ops::ref::tanh(r.data(), n);
+        if (which == 1) ops::sigmoid(o.data(), n), ops::ref::sigmoid(r.data(), n);
+        if (which == 2) ops::relu(o.data(), n), ops::ref::relu(r.data(), n);
+        for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "op " << which << " x=" << a[i]);
+      }
+      ops::tanh_sigmoid_gate(a.data(), b.data(), o.data(), n);
+      ops::ref::tanh_sigmoid_gate(a.data(), b.data(), r.data(), n);
+      for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "gate a=" << a[i] << " b=" << b[i]);
     }
-    ops::tanh_sigmoid_gate(a.data(), b.data(), o.data(), n);
-    ops::ref::tanh_sigmoid_gate(a.data(), b.data(), r.data(), n);
-    for (size_t i = 0; i < n; ++i) CHECK_MESSAGE(std::fabs(o[i] - r[i]) < 2e-6, "gate a=" << a[i] << " b=" << b[i]);
-  }
+  });
 }
 
 // tanh and sigmoid are rational approximations: their error over the whole float range that
 // matters (beyond +-20 both are flat), on a dense grid, against double precision.
 TEST_CASE("tanh and sigmoid stay within 4e-7 of double precision everywhere") {
-  const size_t n = 400001;
-  std::vector<float> x(n), t(n), s(n);
-  for (size_t i = 0; i < n; ++i) x[i] = -20.f + 40.f * float(i) / float(n - 1);
-  x[n / 2] = 0.f;
-  x.push_back(1e-30f), x.push_back(-3e-5f), x.push_back(1e30f), x.push_back(-1e30f);
-  t = x, s = x;
-  ops::tanh(t.data(), x.size());
-  ops::sigmoid(s.data(), x.size());
-  double worst_t = 0, worst_rel = 0, worst_s = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double want_t = std::tanh(double(x[i])), want_s = 1 / (1 + std::exp(-double(x[i])));
-    worst_t = std::max(worst_t, std::fabs(t[i] - want_t));
-    if (std::fabs(x[i]) > 1e-30) worst_rel = std::max(worst_rel, std::fabs(t[i] - want_t) / std::fabs(want_t));
-    worst_s = std::max(worst_s, std::fabs(s[i] - want_s));
-  }
-  CHECK(t[n / 2] == 0.f);
-  CHECK_MESSAGE(worst_t < 4e-7, worst_t);
-  CHECK_MESSAGE(worst_rel < 4e-7, worst_rel);  // tanh keeps relative accuracy near 0
-  CHECK_MESSAGE(worst_s < 4e-7, worst_s);
+  for_each_target([] {
+    const size_t n = 400001;
+    std::vector<float> x(n), t(n), s(n);
+    for (size_t i = 0; i < n; ++i) x[i] = -20.f + 40.f * float(i) / float(n - 1);
+    x[n / 2] = 0.f;
+    x.push_back(1e-30f), x.push_back(-3e-5f), x.push_back(1e30f), x.push_back(-1e30f);
+    t = x, s = x;
+    ops::tanh(t.data(), x.size());
+    ops::sigmoid(s.data(), x.size());
+    double worst_t = 0, worst_rel = 0, worst_s = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want_t = std::tanh(double(x[i])), want_s = 1 / (1 + std::exp(-double(x[i])));
+      worst_t = std::max(worst_t, std::fabs(t[i] - want_t));
+      if (std::fabs(x[i]) > 1e-30) worst_rel = std::max(worst_rel, std::fabs(t[i] - want_t) / std::fabs(want_t));
+      worst_s = std::max(worst_s, std::fabs(s[i] - want_s));
+    }
+    CHECK(t[n / 2] == 0.f);
+    CHECK_MESSAGE(worst_t < 4e-7, worst_t);
+    CHECK_MESSAGE(worst_rel < 4e-7, worst_rel);  // tanh keeps relative accuracy near 0
+    CHECK_MESSAGE(worst_s < 4e-7, worst_s);
+  });
 }
 
 TEST_CASE("softmax, log_softmax and argmax match the scalar reference") {
-  for (size_t n : kSizes) {
-    auto a = random_floats(n, 11 + n, 20.f);
-    std::vector<float> o = a, r = a;
-    ops::softmax(o.data(), n);
-    ops::ref::softmax(r.data(), n);
-    for (size_t i = 0; i < n; ++i) CHECK(std::fabs(o[i] - r[i]) < 1e-6);
-    ops::log_softmax(a.data(), o.data(), n);
-    ops::ref::log_softmax(a.data(), r.data(), n);
-    CHECK(rel_error(o.data(), r.data(), n) < 1e-6);
-    CHECK(ops::argmax(a.data(), n) == ops::ref::argmax(a.data(), n));
-  }
+  for_each_target([] {
+    for (size_t n : kSizes) {
+      auto a = random_floats(n, 11 + n, 20.f);
+      std::vector<float> o = a, r = a;
+      ops::softmax(o.data(), n);
+      ops::ref::softmax(r.data(), n);
+      for (size_t i = 0; i < n; ++i) CHECK(std::fabs(o[i] - r[i]) < 1e-6);
+      ops::log_softmax(a.data(), o.data(), n);
+      ops::ref::log_softmax(a.data(), r.data(), n);
+      CHECK(rel_error(o.data(), r.data(), n) < 1e-6);
+      CHECK(ops::argmax(a.data(), n) == ops::ref::argmax(a.data(), n));
+    }
+  });
 }
 
 TEST_CASE("argmax: first of equal maxima, NaN never wins") {
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  std::vector<float> v(19, 1.f);
-  v[5] = 3.f, v[17] = 3.f, v[0] = nan, v[9] = nan;
-  CHECK(ops::argmax(v.data(), v.size()) == 5);
-  CHECK(ops::ref::argmax(v.data(), v.size()) == 5);
-  std::vector<float> tail(11, -1.f);
-  tail[10] = 2.f;  // the maximum sits in the scalar tail
-  CHECK(ops::argmax(tail.data(), tail.size()) == 10);
+  for_each_target([] {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> v(19, 1.f);
+    v[5] = 3.f, v[17] = 3.f, v[0] = nan, v[9] = nan;
+    CHECK(ops::argmax(v.data(), v.size()) == 5);
+    CHECK(ops::ref::argmax(v.data(), v.size()) == 5);
+    std::vector<float> tail(11, -1.f);
+    tail[10] = 2.f;  // the maximum sits in the scalar tail
+    CHECK(ops::argmax(tail.data(), tail.size()) == 10);
+  });
 }
 
 TEST_CASE("a SIMD target was chosen") { CHECK(std::string(ops::simd_target()).size() > 0); }
 
 TEST_CASE("transformer ops match the scalar reference") {
-  for (size_t n : kSizes) {
-    auto a = random_floats(n, 21 + n, 6.f), b = random_floats(n, 23 + n, 2.f), w = random_floats(n, 25 + n, 1.5f);
-    if (n > 4) a[1] = 120.f, a[2] = -120.f;
-    using Unary = void (*)(float*, size_t);
-    const std::pair<Unary, Unary> unary[] = {{ops::silu, ops::ref::silu}, {ops::gelu, ops::ref::gelu}, {ops::gelu_tanh, ops::ref::gelu_tanh}};
-    for (auto [f, ref] : unary) {
-      std::vector<float> o = a, r = a;
-      f(o.data(), n), ref(r.data(), n);
-      CHECK(rel_error(o.data(), r.data(), n) < 2e-6);
+  for_each_target([] {
+    for (size_t n : kSizes) {
+      auto a = random_floats(n, 21 + n, 6.f), b = random_floats(n, 23 + n, 2.f), w = random_floats(n, 25 + n, 1.5f);
+      if (n > 4) a[1] = 120.f, a[2] = -120.f;
+      using Unary = void (*)(float*, size_t);
+      const std::pair<Unary, Unary> unary[] = {{ops::silu, ops::ref::silu}, {ops::gelu, ops::ref::gelu}, {ops::gelu_tanh, ops::ref::gelu_tanh}};
+      for (auto [f, ref] : unary) {
+        std::vector<float> o = a, r = a;
+        f(o.data(), n), ref(r.data(), n);
+        CHECK(rel_error(o.data(), r.data(), n) < 2e-6);
+      }
+      std::vector<float> o(n), r(n);
+      ops::rms_norm(a.data(), w.data(), 1e-5f, o.data(), n), ops::ref::rms_norm(a.data(), w.data(), 1e-5f, r.data(), n);
+      CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
+      ops::layer_norm(a.data(), w.data(), b.data(), 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), b.data(), 1e-5f, r.data(), n);
+      if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
+      ops::layer_norm(a.data(), w.data(), nullptr, 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), nullptr, 1e-5f, r.data(), n);
+      if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
     }
-    std::vector<float> o(n), r(n);
-    ops::rms_norm(a.data(), w.data(), 1e-5f, o.data(), n), ops::ref::rms_norm(a.data(), w.data(), 1e-5f, r.data(), n);
-    CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
-    ops::layer_norm(a.data(), w.data(), b.data(), 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), b.data(), 1e-5f, r.data(), n);
-    if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
-    ops::layer_norm(a.data(), w.data(), nullptr, 1e-5f, o.data(), n), ops::ref::layer_norm(a.data(), w.data(), nullptr, 1e-5f, r.data(), n);
-    if (n > 1) CHECK(rel_error(o.data(), r.data(), n) < 1e-5);
-  }
+  });
 }
 
 TEST_CASE("attention matches the scalar reference, grouped heads included") {
-  // Head sizes around the lane counts, position counts around the blocks of 4, heads around the
-  // kernel's chunks of 8.
-  for (auto heads : {std::pair<size_t, size_t>{1, 1}, {3, 3}, {4, 2}, {6, 1}, {9, 9}, {12, 4}, {16, 2}})
-    for (size_t hd : {1, 3, 4, 8, 13, 16, 48, 64, 67})
-      for (size_t n : {1, 2, 3, 4, 5, 7, 9, 17, 33, 256}) {
-        const size_t H = heads.first, KV = heads.second;  // (not a structured binding: CAPTURE needs a plain variable)
-        const size_t row = KV * hd, p_stride = n + 3;
-        const auto K = random_floats(n * row, 41 + n + hd, 2.f), V = random_floats(n * row, 43 + n + hd, 1.f);
-        const auto q = random_floats(H * hd, 47 + hd, 2.f);
-        std::vector<float> p(H * p_stride, 5.f), pr = p, o(H * hd, 9.f), r(H * hd);
-        ops::attention(q.data(), K.data(), V.data(), n, H, KV, hd, 0.3f, p.data(), p_stride, o.data());
-        ops::ref::attention(q.data(), K.data(), V.data(), n, H, KV, hd, 0.3f, pr.data(), p_stride, r.data());
-        CAPTURE(H);
-        CAPTURE(hd);
-        CAPTURE(n);
-        CHECK(rel_error(p.data(), pr.data(), p.size()) < 1e-5);
-        CHECK(rel_error(o.data(), r.data(), o.size()) < 1e-5);
-      }
+  for_each_target([] {
+    // Head sizes around the lane counts, position counts around the blocks of 4, heads around the
+    // kernel's chunks of 8.
+    for (auto heads : {std::pair<size_t, size_t>{1, 1}, {3, 3}, {4, 2}, {6, 1}, {9, 9}, {12, 4}, {16, 2}})
+      for (size_t hd : {1, 3, 4, 8, 13, 16, 48, 64, 67})
+        for (size_t n : {1, 2, 3, 4, 5, 7, 9, 17, 33, 256}) {
+          const size_t H = heads.first, KV = heads.second;  // (not a structured binding: CAPTURE needs a plain variable)
+          const size_t row = KV * hd, p_stride = n + 3;
+          const auto K = random_floats(n * row, 41 + n + hd, 2.f), V = random_floats(n * row, 43 + n + hd, 1.f);
+          const auto q = random_floats(H * hd, 47 + hd, 2.f);
+          std::vector<float> p(H * p_stride, 5.f), pr = p, o(H * hd, 9.f), r(H * hd);
+          ops::attention(q.data(), K.data(), V.data(), n, H, KV, hd, 0.3f, p.data(), p_stride, o.data());
+          ops::ref::attention(q.data(), K.data(), V.data(), n, H, KV, hd, 0.3f, pr.data(), p_stride, r.data());
+          CAPTURE(H);
+          CAPTURE(hd);
+          CAPTURE(n);
+          CHECK(rel_error(p.data(), pr.data(), p.size()) < 1e-5);
+          CHECK(rel_error(o.data(), r.data(), o.size()) < 1e-5);
+        }
+  });
 }
 
 TEST_CASE("matmul matches the scalar reference") {
-  for (size_t rows : {1, 3, 4, 7, 12}) {
-    for (size_t cols : {1, 5, 8, 17, 64}) {
-      for (size_t n : {1, 2, 3, 6}) {
-        auto W = random_floats(rows * cols, 3 + rows + cols), X = random_floats(n * cols, 5 + n), b = random_floats(rows, 7);
-        std::vector<float> Y(n * rows), Yr(n * rows);
-        ops::matmul(W.data(), rows, cols, X.data(), n, b.data(), Y.data());
-        ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
-        CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " n=" << n);
-        ops::matmul(W.data(), rows, cols, X.data(), n, nullptr, Y.data());
-        ops::ref::matmul(W.data(), rows, cols, X.data(), n, nullptr, Yr.data());
-        CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+  for_each_target([] {
+    for (size_t rows : {1, 3, 4, 7, 12}) {
+      for (size_t cols : {1, 5, 8, 17, 64}) {
+        for (size_t n : {1, 2, 3, 6}) {
+          auto W = random_floats(rows * cols, 3 + rows + cols), X = random_floats(n * cols, 5 + n), b = random_floats(rows, 7);
+          std::vector<float> Y(n * rows), Yr(n * rows);
+          ops::matmul(W.data(), rows, cols, X.data(), n, b.data(), Y.data());
+          ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
+          CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " n=" << n);
+          ops::matmul(W.data(), rows, cols, X.data(), n, nullptr, Y.data());
+          ops::ref::matmul(W.data(), rows, cols, X.data(), n, nullptr, Yr.data());
+          CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+        }
       }
     }
-  }
+  });
 }
