@@ -83,7 +83,8 @@ void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t row
 // scales (q8 and scale set, row-major), each with a copy in panels (panels / q8_panels) where
 // use_panels() asked for one. The products below pick the kernel: float32 x float32, or int8 x int8
 // after quantizing x (and each row of X) to int8 with one scale; matvec on the panels if there are
-// any (matmul always on the rows).
+// any. (float32 matmul stays on the rows: its kernel shares each weight load between two positions,
+// and a panel pass per position made pixelcnn-gated's wasm rows ~1.5x slower.)
 struct Matrix {
   const float* f32 = nullptr;
   const float* panels = nullptr;

@@ -313,7 +313,7 @@ TEST_CASE("attention matches the scalar reference, grouped heads included") {
 
 TEST_CASE("matmul matches the scalar reference") {
   for_each_target([] {
-    for (size_t rows : {1, 3, 4, 7, 12}) {
+    for (size_t rows : {1, 3, 4, 7, 12, 40}) {
       for (size_t cols : {1, 5, 8, 17, 64}) {
         for (size_t n : {1, 2, 3, 6}) {
           auto W = random_floats(rows * cols, 3 + rows + cols), X = random_floats(n * cols, 5 + n), b = random_floats(rows, 7);
@@ -324,6 +324,15 @@ TEST_CASE("matmul matches the scalar reference") {
           ops::matmul(W.data(), rows, cols, X.data(), n, nullptr, Y.data());
           ops::ref::matmul(W.data(), rows, cols, X.data(), n, nullptr, Yr.data());
           CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+          // On panels (through ops::Matrix, as models call it).
+          std::vector<float> P(ops::panel_floats(rows, cols));
+          ops::pack_panels(W.data(), rows, cols, P.data());
+          ops::Matrix m;
+          m.f32 = W.data(), m.panels = P.data(), m.rows = rows, m.cols = cols;
+          std::fill(Y.begin(), Y.end(), 0.f);
+          ops::matmul(m, X.data(), n, b.data(), Y.data());
+          ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
+          CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " n=" << n << " panels");
         }
       }
     }
