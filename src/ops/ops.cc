@@ -55,6 +55,7 @@ constexpr size_t kParallelMinWeights = size_t(1) << 15;
 // The largest matrix use_panels() packs. int8 products that small stay on one thread (below).
 constexpr size_t kPanelMaxWeights = size_t(1) << 16;
 static_assert(kPanelMaxWeights < 4 * kParallelMinWeights, "int8 panel products are not split across threads");
+size_t panel_count(size_t rows) { return (rows + kPanelRows - 1) / kPanelRows; }
 
 struct Product {
   const float *W, *x, *bias;
@@ -80,15 +81,14 @@ void matvec_acc_rows(size_t b, size_t e, void* p) {
 // 1.07-1.14x; 2048 x 512 float32: 0.7-0.8x), and where the zero rows that fill the last panel add at
 // most a quarter.
 bool use_panels(size_t rows, size_t cols, bool int8) {
-  const size_t padded = (rows + kPanelRows - 1) / kPanelRows * kPanelRows;
-  if (rows * cols > kPanelMaxWeights || 4 * padded > 5 * rows) return false;
+  if (rows * cols > kPanelMaxWeights || 4 * panel_count(rows) * kPanelRows > 5 * rows) return false;
 #if defined(__EMSCRIPTEN__)
   return true;
 #else
   return int8;
 #endif
 }
-size_t panel_floats(size_t rows, size_t cols) { return (rows + kPanelRows - 1) / kPanelRows * kPanelRows * cols; }
+size_t panel_floats(size_t rows, size_t cols) { return panel_count(rows) * kPanelRows * cols; }
 void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
   std::fill(panels, panels + panel_floats(rows, cols), 0.0f);
   for (size_t r = 0; r < rows; ++r)
@@ -96,7 +96,7 @@ void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
 }
 
 size_t panel_bytes_q8(size_t rows, size_t cols) {
-  return (rows + kPanelRows - 1) / kPanelRows * kPanelRows * ((cols + 1) / 2 * 2);
+  return panel_count(rows) * kPanelRows * ((cols + 1) / 2 * 2);
 }
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels) {
   const size_t pairs = (cols + 1) / 2;
@@ -134,9 +134,8 @@ void panel_rows(size_t b, size_t e, void* p) {
 template <bool kAccumulate>
 void panel_product(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
   PanelProduct m{P, x, bias, rows, cols, y};
-  const size_t panels = (rows + kPanelRows - 1) / kPanelRows;
-  if (rows * cols < kParallelMinWeights || threads() == 1) return panel_rows<kAccumulate>(0, panels, &m);
-  parallel_for(panels, 1, panel_rows<kAccumulate>, &m);
+  if (rows * cols < kParallelMinWeights || threads() == 1) return panel_rows<kAccumulate>(0, panel_count(rows), &m);
+  parallel_for(panel_count(rows), 1, panel_rows<kAccumulate>, &m);
 }
 }  // namespace
 

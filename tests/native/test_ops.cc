@@ -30,6 +30,23 @@ void for_each_target(F f) {
 #endif
 }
 
+// A float32 product y = W x (+ bias) and y += W x against the scalar reference: with the bias, without
+// it, and accumulating onto the latter.
+template <class Product, class ProductAcc>
+void check_matvec(const std::vector<float>& W, size_t rows, size_t cols, const std::vector<float>& x,
+                  const std::vector<float>& b, Product product, ProductAcc product_acc) {
+  std::vector<float> y(rows), yr(rows);
+  product(b.data(), y.data());
+  ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+  CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
+  product(nullptr, y.data());
+  ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
+  CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
+  product_acc(y.data());
+  ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
+  CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+}
+
 TEST_CASE("matvec and matvec_acc match the scalar reference") {
   for_each_target([] {
     for (size_t rows : {1, 2, 3, 4, 5, 7, 9, 33}) {
@@ -37,16 +54,9 @@ TEST_CASE("matvec and matvec_acc match the scalar reference") {
         auto W = random_floats(rows * cols, 1 + rows * 31 + cols);
         auto x = random_floats(cols, 7 + cols);
         auto b = random_floats(rows, 9 + rows);
-        std::vector<float> y(rows), yr(rows);
-        ops::matvec(W.data(), rows, cols, x.data(), b.data(), y.data());
-        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
-        ops::matvec(W.data(), rows, cols, x.data(), nullptr, y.data());
-        ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
-        ops::matvec_acc(W.data(), rows, cols, x.data(), y.data());
-        ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+        check_matvec(
+            W, rows, cols, x, b, [&](const float* bias, float* y) { ops::matvec(W.data(), rows, cols, x.data(), bias, y); },
+            [&](float* y) { ops::matvec_acc(W.data(), rows, cols, x.data(), y); });
       }
     }
   });
@@ -59,17 +69,11 @@ TEST_CASE("matvec on panels matches the scalar reference, partial panels and row
         auto W = random_floats(rows * cols, 3 + rows * 37 + cols);
         auto x = random_floats(cols, 5 + cols);
         auto b = random_floats(rows, 7 + rows);
-        std::vector<float> P(ops::panel_floats(rows, cols), -1.f), y(rows), yr(rows);
+        std::vector<float> P(ops::panel_floats(rows, cols), -1.f), yr(rows);
         ops::pack_panels(W.data(), rows, cols, P.data());
-        ops::matvec_panels(P.data(), rows, cols, x.data(), b.data(), y.data());
-        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols);
-        ops::matvec_panels(P.data(), rows, cols, x.data(), nullptr, y.data());
-        ops::ref::matvec(W.data(), rows, cols, x.data(), nullptr, yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " no bias");
-        ops::matvec_panels_acc(P.data(), rows, cols, x.data(), y.data());
-        ops::ref::matvec_acc(W.data(), rows, cols, x.data(), yr.data());
-        CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
+        check_matvec(
+            W, rows, cols, x, b, [&](const float* bias, float* y) { ops::matvec_panels(P.data(), rows, cols, x.data(), bias, y); },
+            [&](float* y) { ops::matvec_panels_acc(P.data(), rows, cols, x.data(), y); });
         // Through ops::Matrix: panels where present, the row-major weights for a block that does not
         // start a panel.
         ops::Matrix m;
