@@ -25,7 +25,7 @@ Weight::Weight(std::vector<float> data, size_t rows, size_t cols, bool int8) {
 }
 
 void Weight::pack() {
-  if (!ops::use_panels(m_.rows, m_.cols, m_.q8 != nullptr)) return;
+  if (!ops::use_panels(m_.rows, m_.cols)) return;
   if (m_.q8) {
     q8_panels_.resize(ops::panel_bytes_q8(m_.rows, m_.cols));
     ops::pack_panels_q8(m_.q8, m_.rows, m_.cols, q8_panels_.data());

@@ -2,7 +2,7 @@
 // view of the file's tensor, or a matrix the model built from tensors, e.g. a convolution's) or int8
 // with one scale per row (quantized here, at load: LoadOptions::int8, or a file with int8 tensors).
 // Either also gets a copy packed in panels where ops::use_panels() says its products run faster
-// that way (small matrices: int8 ones, and float32 ones in wasm).
+// that way (small matrices).
 // Pass it where ops take an ops::Matrix; ops pick the float32 or the int8 x int8 kernel.
 #pragma once
 #include <cstdint>

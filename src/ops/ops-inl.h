@@ -268,6 +268,64 @@ HWY_NOINLINE void MatVecPanelsAcc(const float* P, size_t rows, size_t cols, cons
   MatVecPanelsImpl<true>(P, rows, cols, x, nullptr, y);
 }
 
+// Y = X W^T (+ bias), W in panels. A pass holds two vectors of a panel's rows for P positions in
+// 2P sums: per column two loads of weights and P broadcasts of x feed 2P multiply-adds, where the
+// row-major MatMul spends six loads on eight and sums each row horizontally. P = 6 with FMA (12 sums,
+// 15 of 16 registers); 4 without (a multiply-add is a multiply and an add; V8 spilled at 9 sums).
+// Each sum runs over the columns in order: a position's outputs do not depend on which positions
+// share its pass, so threads may split the positions anywhere.
+template <size_t P>
+HWY_INLINE void MatMulPanelsPass(const float* HWY_RESTRICT panel, size_t rows_left, size_t cols,
+                                 const float* HWY_RESTRICT X, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y,
+                                 size_t rows) {
+  const hn::ScalableTag<float> d;
+  constexpr size_t N = hn::MaxLanes(d), kRows = ops::kPanelRows;
+  static_assert(kRows % (2 * N) == 0, "a panel is whole passes");
+  for (size_t h = 0; h < rows_left; h += 2 * N) {
+    hn::Vec<decltype(d)> a[P], b[P];
+    for (size_t p = 0; p < P; ++p) a[p] = hn::Zero(d), b[p] = hn::Zero(d);
+    const float* w = panel + h;
+    for (size_t c = 0; c < cols; ++c, w += kRows) {
+      const auto w0 = hn::LoadU(d, w), w1 = hn::LoadU(d, w + N);
+      for (size_t p = 0; p < P; ++p) {
+        const auto xp = hn::Set(d, X[p * cols + c]);
+        a[p] = hn::MulAdd(w0, xp, a[p]);
+        b[p] = hn::MulAdd(w1, xp, b[p]);
+      }
+    }
+    for (size_t p = 0; p < P; ++p) {
+      float* y = Y + p * rows + h;
+      if (rows_left - h >= 2 * N) {
+        if (bias) a[p] = hn::Add(a[p], hn::LoadU(d, bias + h)), b[p] = hn::Add(b[p], hn::LoadU(d, bias + h + N));
+        hn::StoreU(a[p], d, y);
+        hn::StoreU(b[p], d, y + N);
+      } else {  // the last panel's rows that exist
+        HWY_ALIGN float t[2 * N];
+        hn::Store(a[p], d, t);
+        hn::Store(b[p], d, t + N);
+        for (size_t i = 0; i < rows_left - h; ++i) y[i] = bias ? t[i] + bias[h + i] : t[i];
+      }
+    }
+  }
+}
+// Positions t .. t + p - 1 (p <= P) through every panel.
+template <size_t P>
+HWY_INLINE void MatMulPanelsPositions(size_t p, const float* HWY_RESTRICT panels, size_t rows, size_t cols,
+                                      const float* HWY_RESTRICT X, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+  if constexpr (P > 1) {
+    if (p < P) return MatMulPanelsPositions<P - 1>(p, panels, rows, cols, X, bias, Y);
+  }
+  constexpr size_t kRows = ops::kPanelRows;
+  for (size_t r = 0; r < rows; r += kRows)
+    MatMulPanelsPass<P>(panels + r * cols, std::min(kRows, rows - r), cols, X, bias ? bias + r : nullptr, Y + r, rows);
+}
+HWY_NOINLINE void MatMulPanels(const float* HWY_RESTRICT panels, size_t rows, size_t cols, const float* HWY_RESTRICT X,
+                               size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+  constexpr size_t P = HWY_NATIVE_FMA ? 6 : 4;
+  for (size_t t = 0; t < n; t += P)
+    MatMulPanelsPositions<P>(std::min(P, n - t), panels, rows, cols, X + t * cols, bias, Y + t * rows);
+}
+
 // Applies f(d, v) over x in place; the tail runs the same code on single-lane vectors so every
 // element gets bit-identical treatment whatever n is.
 template <class F>

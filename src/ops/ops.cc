@@ -21,6 +21,7 @@ HWY_EXPORT(MatVecAcc);
 HWY_EXPORT(MatVecPanels);
 HWY_EXPORT(MatVecPanelsAcc);
 HWY_EXPORT(MatMul);
+HWY_EXPORT(MatMulPanels);
 HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(Tanh);
@@ -80,13 +81,8 @@ void matvec_acc_rows(size_t b, size_t e, void* p) {
 // wasm float32 1.45x, native int8 1.35-1.5x; 256 x 256: wasm float32 0.9-1.1x, native int8
 // 1.07-1.14x; 2048 x 512 float32: 0.7-0.8x), and where the zero rows that fill the last panel add at
 // most a quarter.
-bool use_panels(size_t rows, size_t cols, bool int8) {
-  if (rows * cols > kPanelMaxWeights || 4 * panel_count(rows) * kPanelRows > 5 * rows) return false;
-#if defined(__EMSCRIPTEN__)
-  return true;
-#else
-  return int8;
-#endif
+bool use_panels(size_t rows, size_t cols) {
+  return rows * cols <= kPanelMaxWeights && 4 * panel_count(rows) * kPanelRows <= 5 * rows;
 }
 size_t panel_floats(size_t rows, size_t cols) { return panel_count(rows) * kPanelRows * cols; }
 void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
@@ -151,15 +147,25 @@ void matvec(const float* W, size_t rows, size_t cols, const float* x, const floa
   Product m{W, x, bias, cols, y};
   parallel_for(rows, 4, matvec_rows, &m);
 }
-void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
-  // Prefill: split the positions (each thread reads every weight once for its positions).
-  if (rows * cols < kParallelMinWeights || n < 4 || threads() == 1)
-    return HWY_DYNAMIC_DISPATCH(MatMul)(W, rows, cols, X, n, bias, Y);
-  struct Ctx { const float *W, *X, *bias; size_t rows, cols; float* Y; } c{W, X, bias, rows, cols, Y};
+namespace {
+using MatMulKernel = void (*)(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias,
+                              float* Y);
+// Prefill: split the positions (each thread reads every weight once for its positions).
+void split_positions(MatMulKernel kernel, const float* W, size_t rows, size_t cols, const float* X, size_t n,
+                     const float* bias, float* Y) {
+  if (rows * cols < kParallelMinWeights || n < 4 || threads() == 1) return kernel(W, rows, cols, X, n, bias, Y);
+  struct Ctx { MatMulKernel kernel; const float *W, *X, *bias; size_t rows, cols; float* Y; } c{kernel, W, X, bias, rows, cols, Y};
   parallel_for(n, 2, [](size_t b, size_t e, void* p) {
     auto& c = *static_cast<Ctx*>(p);
-    HWY_DYNAMIC_DISPATCH(MatMul)(c.W, c.rows, c.cols, c.X + b * c.cols, e - b, c.bias, c.Y + b * c.rows);
+    c.kernel(c.W, c.rows, c.cols, c.X + b * c.cols, e - b, c.bias, c.Y + b * c.rows);
   }, &c);
+}
+}  // namespace
+void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
+  split_positions(&HWY_DYNAMIC_DISPATCH(MatMul), W, rows, cols, X, n, bias, Y);
+}
+void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
+  split_positions(&HWY_DYNAMIC_DISPATCH(MatMulPanels), panels, rows, cols, X, n, bias, Y);
 }
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);
@@ -250,17 +256,25 @@ void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bo
 }
 }  // namespace
 
+// float32 products of one vector take the panels in wasm only: natively they are bound by memory,
+// and panels ran 0.87-1.02x the row-major kernel (ops.h).
+#if defined(__EMSCRIPTEN__)
+constexpr bool kMatVecOnPanels = true;
+#else
+constexpr bool kMatVecOnPanels = false;
+#endif
 void matvec(const Matrix& W, const float* x, const float* bias, float* y) {
   if (W.q8) return q8_product(W, x, bias, y, false);
-  if (W.panels) return matvec_panels(W.panels, W.rows, W.cols, x, bias, y);
+  if (W.panels && kMatVecOnPanels) return matvec_panels(W.panels, W.rows, W.cols, x, bias, y);
   matvec(W.f32, W.rows, W.cols, x, bias, y);
 }
 void matvec_acc(const Matrix& W, const float* x, float* y) {
   if (W.q8) return q8_product(W, x, nullptr, y, true);
-  if (W.panels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
+  if (W.panels && kMatVecOnPanels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
+  if (W.panels) return matmul_panels(W.panels, W.rows, W.cols, X, n, bias, Y);
   if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
   // int8 weights are a quarter of the bytes: re-reading them per position costs little.
   for (size_t t = 0; t < n; ++t) q8_product(W, X + t * W.cols, bias, Y + t * W.rows, false);

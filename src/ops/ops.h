@@ -61,15 +61,19 @@ void matvec_q8q8_acc(const int8_t* W, const float* scale, size_t rows, size_t co
 // weights, no horizontal sums, one pointer. On small matrices that is faster where instructions
 // bind: int8 (1.35-1.5x natively on wavenet-20's 64-column matrices) and float32 in wasm (1.2-1.5x:
 // V8 spends an address computation on each of the row-major kernel's four rows per step), not
-// float32 natively (memory-bound) nor large matrices (one stream instead of four). use_panels()
-// says where models keep a packed copy.
+// float32 natively (memory-bound) nor large matrices (one stream instead of four). matmul on panels
+// holds a block of rows for several positions in registers, so each weight load serves them all
+// (1.6-1.8x natively on pixelcnn-gated's 128 x 384 rows, 1.0-1.15x in wasm). use_panels() says
+// which matrices models keep a packed copy of.
 inline constexpr size_t kPanelRows = 32;
-bool use_panels(size_t rows, size_t cols, bool int8);
+bool use_panels(size_t rows, size_t cols);
 size_t panel_floats(size_t rows, size_t cols);  // floats pack_panels writes
 void pack_panels(const float* W, size_t rows, size_t cols, float* panels);
 // y = W x (+ bias), y += W x, with W packed.
 void matvec_panels(const float* panels, size_t rows, size_t cols, const float* x, const float* bias, float* y);
 void matvec_panels_acc(const float* panels, size_t rows, size_t cols, const float* x, float* y);
+// Y = X W^T (+ bias) as matmul, with W packed.
+void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y);
 // int8 weights likewise (pack_panels_q8): per panel, column pairs in order, each row's two weights
 // side by side (an odd last column paired with a zero); the int8 x int8 products on them.
 size_t panel_bytes_q8(size_t rows, size_t cols);
@@ -82,9 +86,8 @@ void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t row
 // A weight matrix [rows x cols] in either storage: float32 (f32 set, row-major) or int8 with per-row
 // scales (q8 and scale set, row-major), each with a copy in panels (panels / q8_panels) where
 // use_panels() asked for one. The products below pick the kernel: float32 x float32, or int8 x int8
-// after quantizing x (and each row of X) to int8 with one scale; matvec on the panels if there are
-// any. (float32 matmul stays on the rows: its kernel shares each weight load between two positions,
-// and a panel pass per position made pixelcnn-gated's wasm rows ~1.5x slower.)
+// after quantizing x (and each row of X) to int8 with one scale; on the panels if there are any
+// (float32 matvec: in wasm only).
 struct Matrix {
   const float* f32 = nullptr;
   const float* panels = nullptr;

@@ -317,9 +317,10 @@ TEST_CASE("attention matches the scalar reference, grouped heads included") {
 
 TEST_CASE("matmul matches the scalar reference") {
   for_each_target([] {
-    for (size_t rows : {1, 3, 4, 7, 12, 40}) {
+    // Positions past the panel kernel's block of 4 or 6; rows past one panel and the last one's part.
+    for (size_t rows : {1, 3, 4, 7, 12, 40, 70}) {
       for (size_t cols : {1, 5, 8, 17, 64}) {
-        for (size_t n : {1, 2, 3, 6}) {
+        for (size_t n : {1, 2, 3, 5, 6, 7, 13}) {
           auto W = random_floats(rows * cols, 3 + rows + cols), X = random_floats(n * cols, 5 + n), b = random_floats(rows, 7);
           std::vector<float> Y(n * rows), Yr(n * rows);
           ops::matmul(W.data(), rows, cols, X.data(), n, b.data(), Y.data());
@@ -337,6 +338,13 @@ TEST_CASE("matmul matches the scalar reference") {
           ops::matmul(m, X.data(), n, b.data(), Y.data());
           ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
           CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " n=" << n << " panels");
+          ops::matmul_panels(P.data(), rows, cols, X.data(), n, nullptr, Y.data());
+          ops::ref::matmul(W.data(), rows, cols, X.data(), n, nullptr, Yr.data());
+          CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+          // Each position's sums run as in matvec on the panels: prompt positions equal decoded ones.
+          std::vector<float> y(rows);
+          ops::matvec_panels(P.data(), rows, cols, X.data() + (n - 1) * cols, nullptr, y.data());
+          CHECK(std::equal(y.begin(), y.end(), Y.begin() + (n - 1) * rows));
         }
       }
     }

@@ -49,8 +49,9 @@ TEST_CASE("threads: every golden model gives the same logits with 2 threads as w
   CHECK(checked >= 80);
 }
 
-// Float32 panels are only made in wasm, where the golden models' matrices are too small to be split:
-// a product large enough to be split (51,200 weights, 7 panels, the last one partial).
+// The golden models' matrices are too small to be split: a product large enough to be split (51,200
+// weights, 7 panels, the last one partial), of one vector (panels split) and of 13 positions (the
+// positions split, not at a multiple of the kernel's 4 or 6).
 TEST_CASE("threads: a product on panels split across 2 threads equals one thread's") {
   const size_t rows = 200, cols = 256;
   const auto W = test::random_floats(rows * cols, 41), x = test::random_floats(cols, 43), b = test::random_floats(rows, 47);
@@ -66,6 +67,17 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   std::vector<float> ref(rows);  // and right: not the same mistake twice
   ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), ref.data());
   CHECK(test::rel_error(two[0].data(), ref.data(), rows) < 1e-5);
+  const size_t n = 13;
+  const auto X = test::random_floats(n * cols, 53);
+  std::vector<std::vector<float>> Y1(1, std::vector<float>(n * rows)), Y2 = Y1;
+  ops::set_threads(1);
+  ops::matmul_panels(P.data(), rows, cols, X.data(), n, b.data(), Y1[0].data());
+  ops::set_threads(2);
+  ops::matmul_panels(P.data(), rows, cols, X.data(), n, b.data(), Y2[0].data());
+  CHECK(same(Y1, Y2));
+  std::vector<float> Yr(n * rows);
+  ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
+  CHECK(test::rel_error(Y2[0].data(), Yr.data(), n * rows) < 1e-5);
 }
 
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
