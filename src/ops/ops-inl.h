@@ -807,6 +807,90 @@ HWY_NOINLINE void MatVecQ8Q8PanelsAcc(const int8_t* P, const float* scale, size_
   MatVecQ8Q8PanelsImpl<true>(P, scale, rows, cols, xq, xs, nullptr, y);
 }
 
+// Y[t] = scale * xs[t] * (W8 xq[t]) (+ bias) for n positions, W8 in int8 panels; xq[t] at
+// xq + t * stride (stride even; an odd last column is followed by a zero). As MatMulPanels: a pass
+// holds two vectors of a panel's rows for P positions; per column pair two widening loads of weights
+// and P broadcasts of (xq[c], xq[c + 1]) feed 2P pairwise multiply-adds, where the matvec kernel
+// spends a widening load on each. Integer sums are exact: outputs equal matvec_q8q8_panels'.
+template <size_t P>
+HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
+                                     size_t rows_left, size_t pairs, const int16_t* HWY_RESTRICT xq, size_t stride,
+                                     const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
+                                     float* HWY_RESTRICT Y, size_t rows) {
+#if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: one position at a time
+  for (size_t p = 0; p < P; ++p)
+    MatVecQ8Q8PanelsImpl<false>(panel, scale, rows_left, 2 * pairs, xq + p * stride, xs[p], bias, Y + p * rows);
+#else
+  constexpr size_t kRows = ops::kPanelRows;
+  const hn::ScalableTag<int32_t> d32;
+  const hn::Repartition<int16_t, decltype(d32)> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const hn::Rebind<float, decltype(d32)> df;
+  constexpr size_t N = hn::MaxLanes(d32);
+  static_assert(kRows % (2 * N) == 0, "a panel is whole passes");
+  for (size_t h = 0; h < rows_left; h += 2 * N) {
+    hn::Vec<decltype(d32)> a[P], b[P], oa[P], ob[P];
+    for (size_t p = 0; p < P; ++p) a[p] = b[p] = oa[p] = ob[p] = hn::Zero(d32);
+    const int8_t* w = panel + 2 * h;  // in a column pair, row i's two weights at 2i
+    for (size_t c = 0; c < pairs; ++c, w += 2 * kRows) {
+      const auto w0 = hn::PromoteTo(d16, hn::LoadU(d8, w)), w1 = hn::PromoteTo(d16, hn::LoadU(d8, w + 2 * N));
+      for (size_t p = 0; p < P; ++p) {
+        int32_t pair;  // one 32-bit load and broadcast
+        std::memcpy(&pair, xq + p * stride + 2 * c, sizeof(pair));
+        const auto xv = hn::BitCast(d16, hn::Set(d32, pair));
+        a[p] = hn::ReorderWidenMulAccumulate(d32, w0, xv, a[p], oa[p]);
+        b[p] = hn::ReorderWidenMulAccumulate(d32, w1, xv, b[p], ob[p]);
+      }
+    }
+    for (size_t p = 0; p < P; ++p) {
+      const auto sa = hn::RearrangeToOddPlusEven(a[p], oa[p]), sb = hn::RearrangeToOddPlusEven(b[p], ob[p]);
+      float* y = Y + p * rows + h;
+      if (rows_left - h >= 2 * N) {
+        const auto vxs = hn::Set(df, xs[p]);
+        auto v0 = hn::Mul(hn::ConvertTo(df, sa), hn::Mul(hn::LoadU(df, scale + h), vxs));
+        auto v1 = hn::Mul(hn::ConvertTo(df, sb), hn::Mul(hn::LoadU(df, scale + h + N), vxs));
+        if (bias) v0 = hn::Add(v0, hn::LoadU(df, bias + h)), v1 = hn::Add(v1, hn::LoadU(df, bias + h + N));
+        hn::StoreU(v0, df, y);
+        hn::StoreU(v1, df, y + N);
+      } else {  // the last panel's rows that exist
+        HWY_ALIGN int32_t t[2 * N];
+        hn::Store(sa, d32, t);
+        hn::Store(sb, d32, t + N);
+        for (size_t i = 0; i < rows_left - h; ++i) {
+          const float v = float(t[i]) * (scale[h + i] * xs[p]);
+          y[i] = bias ? v + bias[h + i] : v;
+        }
+      }
+    }
+  }
+#endif
+}
+template <size_t P>
+HWY_INLINE void MatMulQ8Q8PanelsPositions(size_t p, const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale,
+                                          size_t rows, size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
+                                          const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
+                                          float* HWY_RESTRICT Y) {
+  if constexpr (P > 1) {
+    if (p < P) return MatMulQ8Q8PanelsPositions<P - 1>(p, panels, scale, rows, cols, xq, stride, xs, bias, Y);
+  }
+  constexpr size_t kRows = ops::kPanelRows;
+  const size_t pairs = (cols + 1) / 2;
+  for (size_t r = 0; r < rows; r += kRows)
+    MatMulQ8Q8PanelsPass<P>(panels + r * 2 * pairs, scale + r, std::min(kRows, rows - r), pairs, xq, stride, xs,
+                            bias ? bias + r : nullptr, Y + r, rows);
+}
+HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
+                                   size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
+                                   const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
+                                   float* HWY_RESTRICT Y) {
+  // 2P sums: P = 6 spilled sums natively (GCC loads the six broadcasts first) and was no faster
+  // than a pass per position; 5 ran 1.16-1.32x, and in wasm 4 ran 1.3x (5: 1.15-1.25x).
+  constexpr size_t P = HWY_TARGET == HWY_WASM ? 4 : 5;
+  for (size_t t = 0; t < n; t += P)
+    MatMulQ8Q8PanelsPositions<P>(std::min(P, n - t), panels, scale, rows, cols, xq + t * stride, stride, xs + t, bias,
+                                 Y + t * rows);
+}
+
 // xq = round(x / xs) with xs = max |x| / 127 (1 for a zero vector); returns xs. Per product, so it
 // must cost little next to it: two vector passes.
 HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {

@@ -42,6 +42,7 @@ HWY_EXPORT(QuantizeVectorQ8);
 HWY_EXPORT(MatVecQ8Q8Acc);
 HWY_EXPORT(MatVecQ8Q8Panels);
 HWY_EXPORT(MatVecQ8Q8PanelsAcc);
+HWY_EXPORT(MatMulQ8Q8Panels);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
 HWY_EXPORT(FmaPeakFlops);
@@ -254,6 +255,29 @@ void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bo
   if (W.rows * W.cols < 4 * kParallelMinWeights || threads() == 1) return q8_rows(0, W.rows, &m);
   parallel_for(W.rows, 4, q8_rows, &m);
 }
+
+// Every position quantized (rows of xq padded to an even length with a zero), then the positions
+// through the panels together; split across threads by positions when there is enough work (int8
+// multiply-adds cost about a quarter of float32 ones, as in q8_product).
+void q8_panel_matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
+  const size_t stride = (W.cols + 1) / 2 * 2;
+  thread_local std::vector<int16_t> xq;
+  thread_local std::vector<float> xs;
+  if (xq.size() < n * stride) xq.resize(n * stride);
+  if (xs.size() < n) xs.resize(n);
+  for (size_t t = 0; t < n; ++t) {
+    xs[t] = quantize_vector_q8(X + t * W.cols, W.cols, xq.data() + t * stride);
+    if (stride > W.cols) xq[t * stride + W.cols] = 0;
+  }
+  struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq.data(), stride, xs.data(), bias, Y};
+  auto positions = [](size_t b, size_t e, void* p) {
+    auto& c = *static_cast<Ctx*>(p);
+    HWY_DYNAMIC_DISPATCH(MatMulQ8Q8Panels)(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride,
+                                           c.xs + b, e - b, c.bias, c.Y + b * c.W->rows);
+  };
+  if (W.rows * W.cols * n < 4 * 4 * kParallelMinWeights || n < 4 || threads() == 1) return positions(0, n, &c);
+  parallel_for(n, 2, positions, &c);
+}
 }  // namespace
 
 // float32 products of one vector take the panels in wasm only: natively they are bound by memory,
@@ -276,7 +300,8 @@ void matvec_acc(const Matrix& W, const float* x, float* y) {
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
   if (W.panels) return matmul_panels(W.panels, W.rows, W.cols, X, n, bias, Y);
   if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
-  // int8 weights are a quarter of the bytes: re-reading them per position costs little.
+  if (W.q8_panels) return q8_panel_matmul(W, X, n, bias, Y);
+  // Larger int8 weights are a quarter of the bytes: re-reading them per position costs little.
   for (size_t t = 0; t < n; ++t) q8_product(W, X + t * W.cols, bias, Y + t * W.rows, false);
 }
 

@@ -186,6 +186,44 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
   });
 }
 
+// int8 matmul: every position quantized with its own scale, then W8 xq[t]; on panels all positions
+// go through each panel together. Integer sums are exact, so each position's outputs equal matvec's
+// on the same Matrix bit for bit, and the scalar reference's within float rounding.
+TEST_CASE("int8 matmul equals the per-position products, on panels and on rows") {
+  for_each_target([] {
+    for (size_t rows : {1, 5, 32, 33, 70, 130}) {
+      for (size_t cols : {1, 2, 7, 64, 65}) {
+        for (size_t n : {1, 3, 5, 6, 7, 13}) {
+          auto W = random_floats(rows * cols, 11 + rows + cols, 0.5f);
+          auto X = random_floats(n * cols, 13 + n, 2.f), b = random_floats(rows, 17);
+          std::vector<int8_t> q(rows * cols), P(ops::panel_bytes_q8(rows, cols));
+          std::vector<float> scale(rows);
+          ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+          ops::pack_panels_q8(q.data(), rows, cols, P.data());
+          ops::Matrix m;
+          m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+          for (bool panels : {false, true}) {
+            m.q8_panels = panels ? P.data() : nullptr;
+            for (const float* bias : std::initializer_list<const float*>{b.data(), nullptr}) {
+              std::vector<float> Y(n * rows, -1.f), y(rows), yr(rows);
+              std::vector<int16_t> xq(cols);
+              ops::matmul(m, X.data(), n, bias, Y.data());
+              for (size_t t = 0; t < n; ++t) {
+                ops::matvec(m, X.data() + t * cols, bias, y.data());
+                CHECK_MESSAGE(std::equal(y.begin(), y.end(), Y.begin() + t * rows),
+                              rows << "x" << cols << " n=" << n << " t=" << t << (panels ? " panels" : " rows"));
+                const float xs = ops::quantize_vector_q8(X.data() + t * cols, cols, xq.data());
+                ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, bias, yr.data());
+                CHECK(rel_error(Y.data() + t * rows, yr.data(), rows) < 1e-6);
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 TEST_CASE("elementwise ops match the scalar reference, extremes included") {
   for_each_target([] {
     for (size_t n : kSizes) {

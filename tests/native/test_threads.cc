@@ -78,6 +78,21 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   std::vector<float> Yr(n * rows);
   ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
   CHECK(test::rel_error(Y2[0].data(), Yr.data(), n * rows) < 1e-5);
+  // int8 on panels: the positions split likewise.
+  std::vector<int8_t> q(rows * cols), Pq(ops::panel_bytes_q8(rows, cols));
+  std::vector<float> scale(rows);
+  ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+  ops::pack_panels_q8(q.data(), rows, cols, Pq.data());
+  ops::Matrix m;
+  m.q8 = q.data(), m.q8_panels = Pq.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+  ops::set_threads(1);
+  ops::matmul(m, X.data(), n, b.data(), Y1[0].data());
+  ops::set_threads(2);
+  ops::matmul(m, X.data(), n, b.data(), Y2[0].data());
+  CHECK(same(Y1, Y2));
+  m.q8_panels = nullptr;  // and the same as the rows' per-position products
+  ops::matmul(m, X.data(), n, b.data(), Y2[0].data());
+  CHECK(same(Y1, Y2));
 }
 
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
