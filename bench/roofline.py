@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""How close argen runs to this machine's limits: measures the roofline (read bandwidth from the L3
-cache and from DRAM, peak SIMD multiply-adds; one thread; native and wasm) and sets each suite model's
-measured rate (bench/results.json, argen-native and argen-wasm rows, float32 and int8, 1 thread) against
-the limit that binds it.
+"""How close argen runs to this machine's limits: sets each suite model's measured rate (argen native
+and wasm, float32 and int8, 1 thread) against the limit that binds it, each rate paired with limits
+probed right before it in the same round (bench/run.sh runs `argen roofline BYTES...` before each
+native row and `bench/roofline.mjs BYTES...` before each wasm row: read bandwidth from buffers of the
+model's working sets, read as four sequential streams like the kernels, and peak SIMD multiply-adds).
+This host's speed moves up to 2x within minutes, so a rate and a limit measured minutes apart say
+little about each other; a round's fraction uses its own probe, and the table shows their median.
 
-    bench/roofline.py [results.json]      (needs build/native/argen, build/wasm/pkg, build/bench/*.safetensors)
+    bench/roofline.py [BENCH_DIR]        reads BENCH_DIR/MODEL/round*/ (default build/bench)
+    bench/roofline.py --sizes MODEL      the working sets (bytes) run.sh probes for MODEL
 
 Each generated element (token, sample, pixel) is a few phases of work, from the model files'
 configs, each with the bytes it reads and the multiply-adds it does:
@@ -24,10 +28,10 @@ read one byte per weight and do int8 multiply-adds in the weight phases; attenti
 The element's bound is the sum over its phases, and the fraction shown is bound time x measured
 rate: 100% would be every phase at its own limit.
 """
+import glob
 import json
 import os
 import struct
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,70 +90,109 @@ def working_set(phase, int8):
     return int((phase["ws_weights"] / 4 if int8 else phase["ws_weights"]) + phase["ws_other"])
 
 
-# This host's speed moves a lot within minutes (the same probe reads up to 1.8x apart): each limit is
-# the median of a few rounds of its probe, as each rate is a median of rounds.
-PROBE_ROUNDS = 3
+MODELS = ("char-lstm", "llama-15m", "wavenet-20", "pixelcnn-gated")
+ENGINES = ("argen-native", "argen-native-int8", "argen-wasm", "argen-wasm-int8")
+RATE_KEYS = ("steps_per_s", "samples_per_s", "ms_per_image")  # the engines' JSON lines
 
 
-def median_of(cmd, rounds):
-    runs = [json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout) for _ in range(rounds)]
-    mid = lambda xs: sorted(xs)[len(xs) // 2]
-    out = dict(runs[0])
-    for k, v in out.items():
-        if isinstance(v, float):
-            out[k] = mid([r[k] for r in runs])
-    out["read_gbps"] = {b: mid([r["read_gbps"][b] for r in runs]) for b in out["read_gbps"]}
+def sizes(model):
+    return sorted({working_set(p, int8) for p in phases(model) for int8 in (False, True)})
+
+
+def elements_per_s(record):
+    for k in RATE_KEYS:
+        if k in record:
+            return 784 / (record[k] / 1000) if k == "ms_per_image" else record[k]  # pixels/s
+    raise KeyError("no rate in " + json.dumps(record)[:80])
+
+
+def bound(ps, probe, int8):
+    """Seconds per element at the limits of `probe`, and what binds each phase."""
+    times = []
+    for p in ps:
+        nbytes = (p["weights"] / 4 if int8 else p["weights"]) + p["other"]
+        t_read = nbytes / (probe["read_gbps"][str(working_set(p, int8))] * 1e9)
+        if int8 and p["weights"]:
+            t_ops, ops = p["macs"] / (probe["peak_int8_gmacs"] * 1e9), "int8 MACs"
+        else:
+            t_ops, ops = 2 * p["macs"] / (probe["peak_gflops"] * 1e9), "float32 peak"
+        times.append((p["name"], max(t_read, t_ops), "read" if t_read >= t_ops else ops))
+    return sum(t for _, t, _ in times), times
+
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+
+def load_rounds(bench_dir, model):
+    """Per engine, [(rate record, probe)] of each round that has both."""
+    out = {}
+    rounds = sorted(glob.glob(os.path.join(bench_dir, model, "round*")))
+    for e in ENGINES:
+        probe_name = e.replace("argen-", "roofline-")
+        pairs = []
+        for d in rounds:
+            try:
+                with open(os.path.join(d, e + ".json")) as f:
+                    rec = json.load(f)
+                with open(os.path.join(d, probe_name + ".json")) as f:
+                    probe = json.load(f)
+            except FileNotFoundError:
+                continue
+            if "skipped" not in rec:
+                pairs.append((rec, probe))
+        if pairs:
+            out[e] = pairs
     return out
 
 
 def main():
-    results = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "bench/results.json")
-    models = {}
-    for model in ("char-lstm", "llama-15m", "wavenet-20", "pixelcnn-gated"):
-        try:
-            models[model] = phases(model)
-        except (FileNotFoundError, KeyError):
-            pass
-    sizes = sorted({working_set(p, int8) for ps in models.values() for p in ps for int8 in (False, True)})
-    args = [str(b) for b in sizes]
-    probes = {"argen-native": [os.path.join(ROOT, "build/native/argen"), "roofline", *args],
-              "argen-wasm": ["node", os.path.join(ROOT, "bench/roofline.mjs"), *args]}
-    roof = {e: median_of(cmd, PROBE_ROUNDS) for e, cmd in probes.items()}
-    print("roofline (1 thread)       8 MiB read GB/s  256 MiB read GB/s  peak GFLOP/s  int8 GMAC/s  simd")
-    for e, r in roof.items():
-        print(f"  {e:<22}{r['cache_gbps']:>16.1f}{r['memory_gbps']:>19.1f}{r['peak_gflops']:>14.1f}"
-              f"{r['peak_int8_gmacs']:>13.1f}  {r['simd']}")
-    print("read GB/s at each working set (MB):", "  ".join(f"{b / 1e6:.2f}" for b in sizes))
-    for e, r in roof.items():
-        print(f"  {e:<22}" + "  ".join(f"{r['read_gbps'][str(b)]:.1f}" for b in sizes))
-    with open(results) as f:
-        records = json.load(f)
-    rate = {}
-    for r in records:
-        if r["engine"].removesuffix("-int8") in roof and r.get("threads", 1) == 1:
-            if r["metric"] in ("steps_per_s", "tokens_per_s", "samples_per_s"):
-                rate[(r["model"], r["engine"])] = r["value"]
-            elif r["metric"] == "ms_per_image":
-                rate[(r["model"], r["engine"])] = 784 / (r["value"] / 1000)  # pixels/s
+    if len(sys.argv) == 3 and sys.argv[1] == "--sizes":
+        print(" ".join(str(b) for b in sizes(sys.argv[2])))
+        return
+    bench_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/bench")
+    data = {m: load_rounds(bench_dir, m) for m in MODELS}
+    data = {m: d for m, d in data.items() if d}
+    if not data:
+        sys.exit(f"roofline: no rounds with probes under {bench_dir} (run bench/run.sh first)")
+    probes = {"native": [], "wasm": []}
+    for d in data.values():
+        for e, pairs in d.items():
+            probes["wasm" if "wasm" in e else "native"] += [p for _, p in pairs]
+    print("limits (1 thread; median of the probes, their range)   8 MiB read GB/s   256 MiB read GB/s   "
+          "float32 GFLOP/s   int8 GMAC/s")
+    for eng, ps in probes.items():
+        if not ps:
+            continue
+        cells = []
+        for k in ("cache_gbps", "memory_gbps", "peak_gflops", "peak_int8_gmacs"):
+            xs = [p[k] for p in ps]
+            cells.append(f"{median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})")
+        print(f"  {eng:<8}{len(ps):>3} probes, {ps[0]['simd']:<8}" + "  ".join(f"{c:>19}" for c in cells))
     print()
-    print("model           engine              elements/s   bound/s  fraction  phases: what binds each, its share of the bound")
-    for model, ps in models.items():
-        for e in [x for base in roof for x in (base, base + "-int8")]:
-            if (model, e) not in rate:
-                continue
-            v, r, int8 = rate[(model, e)], roof[e.removesuffix("-int8")], e.endswith("-int8")
-            times = []
-            for p in ps:
-                nbytes = (p["weights"] / 4 if int8 else p["weights"]) + p["other"]
-                t_read = nbytes / (r["read_gbps"][str(working_set(p, int8))] * 1e9)
-                if int8 and p["weights"]:
-                    t_ops, ops = p["macs"] / (r["peak_int8_gmacs"] * 1e9), "int8 MACs"
-                else:
-                    t_ops, ops = 2 * p["macs"] / (r["peak_gflops"] * 1e9), "float32 peak"
-                times.append((p["name"], max(t_read, t_ops), "read" if t_read >= t_ops else ops))
-            bound = sum(t for _, t, _ in times)
-            detail = ", ".join(f"{n}: {what} {100 * t / bound:.0f}%" for n, t, what in times)
-            print(f"{model:<16}{e:<19}{v:>11.0f}{1 / bound:>10.0f}{100 * bound * v:>9.0f}%  {detail}")
+    print("model           engine              elements/s   bound/s  fraction  (each round's)   "
+          "phases: what binds each, its share of the bound")
+    for model, d in data.items():
+        ps = phases(model)
+        reads = []
+        for eng in ("native", "wasm"):
+            ps_eng = [p for e, pairs in d.items() if ("wasm" in e) == (eng == "wasm") for _, p in pairs]
+            if ps_eng:
+                reads.append(f"{eng} " + ", ".join(f"{median([p['read_gbps'][str(b)] for p in ps_eng]):.1f}"
+                                                   for b in sizes(model)))
+        print(f"  read GB/s from {model}'s working sets ({', '.join(f'{b / 1e6:.2f}' for b in sizes(model))} MB): "
+              + "; ".join(reads))
+        for e, pairs in d.items():
+            int8 = e.endswith("-int8")
+            rates = [elements_per_s(r) for r, _ in pairs]
+            bounds = [bound(ps, p, int8)[0] for _, p in pairs]
+            fractions = [r * b for r, b in zip(rates, bounds)]
+            mid = sorted(range(len(pairs)), key=lambda i: fractions[i])[len(pairs) // 2]  # the median round
+            total, times = bound(ps, pairs[mid][1], int8)
+            detail = ", ".join(f"{n}: {what} {100 * t / total:.0f}%" for n, t, what in times)
+            each = " ".join(f"{100 * f:.0f}" for f in fractions)
+            print(f"{model:<16}{e:<19}{median(rates):>11.0f}{1 / median(bounds):>10.0f}{100 * fractions[mid]:>9.0f}%"
+                  f"  ({each}){'':<{max(0, 14 - len(each))}} {detail}")
 
 
 if __name__ == "__main__":

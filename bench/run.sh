@@ -3,7 +3,8 @@
 # bench/README.md): argen native (1 thread), argen wasm single-threaded and threaded (2 threads, the
 # pthreads core), each with float32 and int8 weights (`--weights int8` / loadModel({weights})),
 # against onnxruntime-web (WASM, 1 and 2 threads), onnxruntime-node (1 thread) and PyTorch (1 thread);
-# then bench/roofline.py: each argen row's fraction of the machine limit that binds it.
+# then bench/roofline.py: each argen row's fraction of the machine limit that binds it (limits probed
+# right before each 1-thread row).
 #
 #   bench/run.sh [--quick] [--model char-lstm|llama-15m|pixelcnn-gated|wavenet-20]...
 #
@@ -76,7 +77,10 @@ argen_rows() {  # argen's rows: NATIVE_CMD... -- WASM_CMD..., each run with f32 
   wasm_cmd=("$@")
   for w in f32 int8; do
     s=$([ $w = int8 ] && echo -int8 || true)
+    # Each 1-thread row right after a probe of the limits that bind it (bench/roofline.py pairs them).
+    run "roofline-native$s" "$out/argen" roofline $sizes
     run "argen-native$s" env ARGEN_WEIGHTS=$w "${native[@]}"
+    run "roofline-wasm$s" node bench/roofline.mjs $sizes
     run "argen-wasm$s" env ARGEN_WEIGHTS=$w ARGEN_THREADS=1 "${wasm_cmd[@]}"
     run "argen-wasm-2t$s" env ARGEN_WEIGHTS=$w ARGEN_THREADS=2 "${wasm_cmd[@]}"
   done
@@ -90,6 +94,7 @@ ort_web() {  # onnxruntime-web with 1 and 2 threads: its script and arguments
 status=0
 for model in $models; do
   rm -rf "${out:?}/$model" "$out"/round*
+  sizes=$("$py" bench/roofline.py --sizes "$model")  # its working sets, for the roofline probes
   s0=$(cpustat)
   for round in $(seq "$rounds"); do
     dir=$out/$model/round$round
@@ -149,8 +154,8 @@ $build
 $load_note" "$out/$model"/round*/ || status=1
   echo
 done
-# How close each argen row (1 thread) runs to the limit that binds it: measures the roofline, reads
-# the rates just written.
+# How close each argen row (1 thread) runs to the limit that binds it, each round's rate against the
+# probe run just before it.
 echo "== roofline" >&2
-"$py" bench/roofline.py "$results" || status=1
+"$py" bench/roofline.py "$out" || status=1
 exit $status
