@@ -110,6 +110,10 @@ void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t row
                             float xs, float* y) {
   HWY_DYNAMIC_DISPATCH(MatVecQ8Q8PanelsAcc)(panels, scale, rows, cols, xq, xs, y);
 }
+void matmul_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
+                        size_t stride, const float* xs, size_t n, const float* bias, float* Y) {
+  HWY_DYNAMIC_DISPATCH(MatMulQ8Q8Panels)(panels, scale, rows, cols, xq, stride, xs, n, bias, Y);
+}
 
 namespace {
 struct PanelProduct {
@@ -272,8 +276,8 @@ void q8_panel_matmul(const Matrix& W, const float* X, size_t n, const float* bia
   struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq.data(), stride, xs.data(), bias, Y};
   auto positions = [](size_t b, size_t e, void* p) {
     auto& c = *static_cast<Ctx*>(p);
-    HWY_DYNAMIC_DISPATCH(MatMulQ8Q8Panels)(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride,
-                                           c.xs + b, e - b, c.bias, c.Y + b * c.W->rows);
+    matmul_q8q8_panels(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride, c.xs + b, e - b,
+                       c.bias, c.Y + b * c.W->rows);
   };
   if (W.rows * W.cols * n < 4 * 4 * kParallelMinWeights || n < 4 || threads() == 1) return positions(0, n, &c);
   parallel_for(n, 2, positions, &c);

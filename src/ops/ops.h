@@ -82,6 +82,10 @@ void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, s
                         const float* bias, float* y);
 void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
                             float xs, float* y);
+// n positions at once: Y[t] = scale * xs[t] * (W8 xq[t]) (+ bias), xq[t] at xq + t * stride (stride
+// even, an odd last column followed by a zero). Each position's outputs equal matvec_q8q8_panels'.
+void matmul_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
+                        size_t stride, const float* xs, size_t n, const float* bias, float* Y);
 
 // A weight matrix [rows x cols] in either storage: float32 (f32 set, row-major) or int8 with per-row
 // scales (q8 and scale set, row-major), each with a copy in panels (panels / q8_panels) where
