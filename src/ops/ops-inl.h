@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
@@ -268,6 +269,20 @@ HWY_NOINLINE void MatVecPanelsAcc(const float* P, size_t rows, size_t cols, cons
   MatVecPanelsImpl<true>(P, rows, cols, x, nullptr, y);
 }
 
+// Calls f(std::integral_constant<size_t, p>(), t) for positions t .. t + p - 1, in blocks of P (the
+// last one p <= P): the matmul kernels below, compiled for each block size.
+template <size_t P, class F>
+HWY_INLINE void PositionBlock(size_t p, size_t t, const F& f) {
+  if constexpr (P > 1) {
+    if (p < P) return PositionBlock<P - 1>(p, t, f);
+  }
+  f(std::integral_constant<size_t, P>(), t);
+}
+template <size_t P, class F>
+HWY_INLINE void ForPositionBlocks(size_t n, const F& f) {
+  for (size_t t = 0; t < n; t += P) PositionBlock<P>(std::min(P, n - t), t, f);
+}
+
 // Y = X W^T (+ bias), W in panels. A pass holds two vectors of a panel's rows for P positions in
 // 2P sums: per column two loads of weights and P broadcasts of x feed 2P multiply-adds, where the
 // row-major MatMul spends six loads on eight and sums each row horizontally. P = 6 with FMA (12 sums,
@@ -308,22 +323,14 @@ HWY_INLINE void MatMulPanelsPass(const float* HWY_RESTRICT panel, size_t rows_le
     }
   }
 }
-// Positions t .. t + p - 1 (p <= P) through every panel.
-template <size_t P>
-HWY_INLINE void MatMulPanelsPositions(size_t p, const float* HWY_RESTRICT panels, size_t rows, size_t cols,
-                                      const float* HWY_RESTRICT X, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
-  if constexpr (P > 1) {
-    if (p < P) return MatMulPanelsPositions<P - 1>(p, panels, rows, cols, X, bias, Y);
-  }
-  constexpr size_t kRows = ops::kPanelRows;
-  for (size_t r = 0; r < rows; r += kRows)
-    MatMulPanelsPass<P>(panels + r * cols, std::min(kRows, rows - r), cols, X, bias ? bias + r : nullptr, Y + r, rows);
-}
 HWY_NOINLINE void MatMulPanels(const float* HWY_RESTRICT panels, size_t rows, size_t cols, const float* HWY_RESTRICT X,
                                size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
-  constexpr size_t P = HWY_NATIVE_FMA ? 6 : 4;
-  for (size_t t = 0; t < n; t += P)
-    MatMulPanelsPositions<P>(std::min(P, n - t), panels, rows, cols, X + t * cols, bias, Y + t * rows);
+  constexpr size_t kRows = ops::kPanelRows;
+  ForPositionBlocks<HWY_NATIVE_FMA ? 6 : 4>(n, [&](auto p, size_t t) {
+    for (size_t r = 0; r < rows; r += kRows)
+      MatMulPanelsPass<decltype(p)::value>(panels + r * cols, std::min(kRows, rows - r), cols, X + t * cols,
+                                           bias ? bias + r : nullptr, Y + t * rows + r, rows);
+  });
 }
 
 // Applies f(d, v) over x in place; the tail runs the same code on single-lane vectors so every
@@ -865,30 +872,20 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
   }
 #endif
 }
-template <size_t P>
-HWY_INLINE void MatMulQ8Q8PanelsPositions(size_t p, const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale,
-                                          size_t rows, size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
-                                          const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
-                                          float* HWY_RESTRICT Y) {
-  if constexpr (P > 1) {
-    if (p < P) return MatMulQ8Q8PanelsPositions<P - 1>(p, panels, scale, rows, cols, xq, stride, xs, bias, Y);
-  }
-  constexpr size_t kRows = ops::kPanelRows;
-  const size_t pairs = (cols + 1) / 2;
-  for (size_t r = 0; r < rows; r += kRows)
-    MatMulQ8Q8PanelsPass<P>(panels + r * 2 * pairs, scale + r, std::min(kRows, rows - r), pairs, xq, stride, xs,
-                            bias ? bias + r : nullptr, Y + r, rows);
-}
 HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
                                    size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
                                    const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
                                    float* HWY_RESTRICT Y) {
+  constexpr size_t kRows = ops::kPanelRows;
+  const size_t pairs = (cols + 1) / 2;
   // 2P sums: P = 6 spilled sums natively (GCC loads the six broadcasts first) and was no faster
   // than a pass per position; 5 ran 1.16-1.32x, and in wasm 4 ran 1.3x (5: 1.15-1.25x).
-  constexpr size_t P = HWY_TARGET == HWY_WASM ? 4 : 5;
-  for (size_t t = 0; t < n; t += P)
-    MatMulQ8Q8PanelsPositions<P>(std::min(P, n - t), panels, scale, rows, cols, xq + t * stride, stride, xs + t, bias,
-                                 Y + t * rows);
+  ForPositionBlocks<HWY_TARGET == HWY_WASM ? 4 : 5>(n, [&](auto p, size_t t) {
+    for (size_t r = 0; r < rows; r += kRows)
+      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * 2 * pairs, scale + r, std::min(kRows, rows - r), pairs,
+                                               xq + t * stride, stride, xs + t, bias ? bias + r : nullptr,
+                                               Y + t * rows + r, rows);
+  });
 }
 
 // xq = round(x / xs) with xs = max |x| / 127 (1 for a zero vector); returns xs. Per product, so it

@@ -47,6 +47,21 @@ void check_matvec(const std::vector<float>& W, size_t rows, size_t cols, const s
   CHECK_MESSAGE(rel_error(y.data(), yr.data(), rows) < 1e-5, rows << "x" << cols << " acc");
 }
 
+// matvec on row blocks of m (which has panels) starting at each of `begins`, against rows begin.. of
+// the reference yr: a block keeps the panels only where it starts a panel.
+void check_row_blocks(const ops::Matrix& m, std::initializer_list<size_t> begins, const std::vector<float>& x,
+                      const std::vector<float>& b, const std::vector<float>& yr, double tol, const char* what) {
+  std::vector<float> ym(m.rows);
+  for (size_t begin : begins) {
+    if (begin >= m.rows) continue;
+    const ops::Matrix block = ops::row_block(m, begin, m.rows - begin);
+    CHECK((block.panels != nullptr || block.q8_panels != nullptr) == (begin % ops::kPanelRows == 0));
+    std::fill(ym.begin(), ym.end(), 0.f);
+    ops::matvec(block, x.data(), b.data() + begin, ym.data());
+    CHECK_MESSAGE(rel_error(ym.data(), yr.data() + begin, m.rows - begin) < tol, m.rows << "x" << m.cols << what << begin);
+  }
+}
+
 TEST_CASE("matvec and matvec_acc match the scalar reference") {
   for_each_target([] {
     for (size_t rows : {1, 2, 3, 4, 5, 7, 9, 33}) {
@@ -82,14 +97,7 @@ TEST_CASE("matvec on panels matches the scalar reference, partial panels and row
         ops::matvec(m, x.data(), b.data(), ym.data());
         ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
         CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-5);
-        for (size_t begin : {size_t(1), ops::kPanelRows}) {
-          if (begin >= rows) continue;
-          const ops::Matrix block = ops::row_block(m, begin, rows - begin);
-          CHECK((block.panels != nullptr) == (begin % ops::kPanelRows == 0));
-          std::fill(ym.begin(), ym.end(), 0.f);
-          ops::matvec(block, x.data(), b.data() + begin, ym.data());
-          CHECK_MESSAGE(rel_error(ym.data(), yr.data() + begin, rows - begin) < 1e-5, rows << "x" << cols << " from row " << begin);
-        }
+        check_row_blocks(m, {1, ops::kPanelRows}, x, b, yr, 1e-5, " from row ");
       }
     }
   });
@@ -173,14 +181,7 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
         ops::matvec_q8q8_panels_acc(P.data(), scale.data(), rows, cols, xq.data(), xs, ya.data());
         CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " panels acc");
         m.q8_panels = P.data();
-        for (size_t begin : {size_t(0), size_t(1), ops::kPanelRows}) {
-          if (begin >= rows) continue;
-          const ops::Matrix block = ops::row_block(m, begin, rows - begin);
-          CHECK((block.q8_panels != nullptr) == (begin % ops::kPanelRows == 0));
-          std::fill(ym.begin(), ym.end(), 0.f);
-          ops::matvec(block, x.data(), b.data() + begin, ym.data());
-          CHECK_MESSAGE(rel_error(ym.data(), yr.data() + begin, rows - begin) < 1e-6, rows << "x" << cols << " panels from row " << begin);
-        }
+        check_row_blocks(m, {0, 1, ops::kPanelRows}, x, b, yr, 1e-6, " panels from row ");
       }
     }
   });
