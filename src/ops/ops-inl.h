@@ -879,7 +879,8 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   constexpr size_t kRows = ops::kPanelRows;
   const size_t pairs = (cols + 1) / 2;
   // 2P sums: P = 6 spilled sums natively (GCC loads the six broadcasts first) and was no faster
-  // than a pass per position; 5 ran 1.16-1.32x, and in wasm 4 ran 1.3x (5: 1.15-1.25x).
+  // than a pass per position; in wasm 4 ran 1.3x (5: 1.15-1.25x). Natively 5 ran 1.16-1.32x the
+  // per-position kernel compiled alone, 0.76-0.97x in the library build: no clear gain there.
   ForPositionBlocks<HWY_TARGET == HWY_WASM ? 4 : 5>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
       MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * 2 * pairs, scale + r, std::min(kRows, rows - r), pairs,
