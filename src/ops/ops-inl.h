@@ -12,7 +12,6 @@
 #include <limits>
 #include <type_traits>
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "ops/ops.h"
 
@@ -394,6 +393,40 @@ HWY_INLINE V TanhRational(D d, V x) {
   return hn::Div(hn::Mul(x, p), q);
 }
 
+// exp(x) from multiplies, adds and an integer add, each rounded on its own (MulAddUnfused): the same
+// bits natively and in wasm, so a sampler built on it draws the same tokens on both. x = n ln2 + r
+// with n = round(x log2 e) (adding 1.5 * 2^23 leaves n in the low mantissa bits: no float <-> int
+// conversion, which V8 lowers to long sequences), then Cephes' expf polynomial for e^r and n added
+// to its exponent. Max error ~1 ulp (tests/native/test_ops.cc); results below FLT_MIN (x < -87.34)
+// are 0, above FLT_MAX inf; NaN stays NaN.
+template <class D, class V>
+HWY_INLINE V ExpPortable(D d, V x) {
+  const hn::RebindToSigned<D> di;
+  const auto lo = hn::Set(d, -87.33654f), hi = hn::Set(d, 88.72283f);
+  const auto xc = hn::Min(hn::Max(x, lo), hi);
+  const auto magic = hn::Set(d, 12582912.0f);  // 1.5 * 2^23
+  const auto t = hn::Add(hn::Mul(xc, hn::Set(d, 1.44269504088896341f)), magic);
+  const auto n = hn::Sub(t, magic);
+  auto r = hn::Sub(xc, hn::Mul(n, hn::Set(d, 0.693359375f)));  // exact: 0.693359375 has 9 bits
+  r = hn::Sub(r, hn::Mul(n, hn::Set(d, -2.12194440e-4f)));
+  auto p = hn::Set(d, 1.9875691500e-4f);
+  p = MulAddUnfused(p, r, hn::Set(d, 1.3981999507e-3f));
+  p = MulAddUnfused(p, r, hn::Set(d, 8.3334519073e-3f));
+  p = MulAddUnfused(p, r, hn::Set(d, 4.1665795894e-2f));
+  p = MulAddUnfused(p, r, hn::Set(d, 1.6666665459e-1f));
+  p = MulAddUnfused(p, r, hn::Set(d, 5.0000001201e-1f));
+  p = hn::Add(MulAddUnfused(p, hn::Mul(r, r), r), hn::Set(d, 1.0f));
+  const auto e = hn::ShiftLeft<23>(hn::Sub(hn::BitCast(di, t), hn::BitCast(di, magic)));
+  auto y = hn::BitCast(d, hn::Add(hn::BitCast(di, p), e));
+  y = hn::IfThenZeroElse(hn::Lt(x, lo), y);
+  y = hn::IfThenElse(hn::Gt(x, hi), hn::Set(d, std::numeric_limits<float>::infinity()), y);
+  return hn::IfThenElse(hn::Eq(x, x), y, x);
+}
+
+HWY_NOINLINE void Exp(float* x, size_t n) {
+  MapInPlace(x, n, [](auto d, auto v) HWY_ATTR { return ExpPortable(d, v); });
+}
+
 // sigmoid(x) = (1 + tanh(x / 2)) / 2: absolute error under 2e-7 (relative error grows for x below
 // about -15, where sigmoid is below 3e-7).
 template <class D, class V>
@@ -419,7 +452,7 @@ HWY_NOINLINE void TanhSigmoidGate(const float* a, const float* b, float* out, si
 template <class D, class V>
 HWY_INLINE V OnePlusExpNeg(D d, V v) {
   const auto c = hn::Min(hn::Max(v, hn::Set(d, -88.f)), hn::Set(d, 88.f));
-  return hn::Add(hn::Set(d, 1.f), hn::Exp(d, hn::Neg(c)));
+  return hn::Add(hn::Set(d, 1.f), ExpPortable(d, hn::Neg(c)));
 }
 
 HWY_NOINLINE void Sigmoid(float* x, size_t n) {
@@ -506,16 +539,16 @@ HWY_INLINE float SumExp(const float* HWY_RESTRICT x, size_t n, float m) {
   const auto vm = hn::Set(d, m);
   auto s = hn::Zero(d);
   size_t i = 0;
-  for (; i + N <= n; i += N) s = hn::Add(s, hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm)));
+  for (; i + N <= n; i += N) s = hn::Add(s, ExpPortable(d, hn::Sub(hn::LoadU(d, x + i), vm)));
   float r = hn::GetLane(hn::SumOfLanes(d, s));
   const hn::CappedTag<float, 1> d1;
-  for (; i < n; ++i) r += hn::GetLane(hn::Exp(d1, hn::Set(d1, x[i] - m)));
+  for (; i < n; ++i) r += hn::GetLane(ExpPortable(d1, hn::Set(d1, x[i] - m)));
   return r;
 }
 
 HWY_NOINLINE void Softmax(float* x, size_t n) {
   const float m = MaxOf(x, n);
-  MapInPlace(x, n, [m](auto d, auto v) HWY_ATTR { return hn::Exp(d, hn::Sub(v, hn::Set(d, m))); });
+  MapInPlace(x, n, [m](auto d, auto v) HWY_ATTR { return ExpPortable(d, hn::Sub(v, hn::Set(d, m))); });
   float s = 0;
   for (size_t i = 0; i < n; ++i) s += x[i];
   const float inv = 1.f / s;
@@ -530,6 +563,20 @@ HWY_NOINLINE void LogSoftmax(const float* x, float* out, size_t n) {
   size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(hn::Sub(hn::LoadU(d, x + i), hn::Set(d, l)), d, out + i);
   for (; i < n; ++i) out[i] = x[i] - l;
+}
+
+// Index of the first NaN in x, n if there is none.
+HWY_NOINLINE size_t FindNaN(const float* x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(d, x + i);
+    if (!hn::AllFalse(d, hn::IsNaN(v))) break;
+  }
+  for (; i < n; ++i)
+    if (std::isnan(x[i])) return i;
+  return n;
 }
 
 HWY_NOINLINE size_t ArgMax(const float* x, size_t n) {

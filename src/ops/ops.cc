@@ -25,12 +25,14 @@ HWY_EXPORT(MatMulPanels);
 HWY_EXPORT(Add);
 HWY_EXPORT(Mul);
 HWY_EXPORT(Tanh);
+HWY_EXPORT(Exp);
 HWY_EXPORT(Sigmoid);
 HWY_EXPORT(TanhSigmoidGate);
 HWY_EXPORT(Relu);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(LogSoftmax);
 HWY_EXPORT(ArgMax);
+HWY_EXPORT(FindNaN);
 HWY_EXPORT(Silu);
 HWY_EXPORT(GeluTanh);
 HWY_EXPORT(Attention);
@@ -180,6 +182,7 @@ void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float*
 void add(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Add)(a, b, out, n); }
 void mul(const float* a, const float* b, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(Mul)(a, b, out, n); }
 void tanh(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Tanh)(x, n); }
+void exp(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Exp)(x, n); }
 void sigmoid(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Sigmoid)(x, n); }
 void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(TanhSigmoidGate)(a, b, out, n);
@@ -188,6 +191,7 @@ void relu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Relu)(x, n); }
 void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 void log_softmax(const float* x, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(LogSoftmax)(x, out, n); }
 size_t argmax(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(ArgMax)(x, n); }
+size_t find_nan(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(FindNaN)(x, n); }
 void silu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Silu)(x, n); }
 void gelu_tanh(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(GeluTanh)(x, n); }
 void gelu(float* x, size_t n) {

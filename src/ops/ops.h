@@ -18,6 +18,9 @@ void add(const float* a, const float* b, float* out, size_t n);
 void mul(const float* a, const float* b, float* out, size_t n);
 // In place activations.
 void tanh(float* x, size_t n);
+// In place exp, the same bits on every SIMD target and in wasm (for sampling); about 1 ulp. Results
+// below FLT_MIN are 0.
+void exp(float* x, size_t n);
 void sigmoid(float* x, size_t n);
 void relu(float* x, size_t n);
 // out = tanh(a) * sigmoid(b) (out may alias a or b).
@@ -27,6 +30,8 @@ void softmax(float* x, size_t n);
 void log_softmax(const float* x, float* out, size_t n);
 // Index of the largest element (first of equals); n must be > 0. NaN never wins.
 size_t argmax(const float* x, size_t n);
+// Index of the first NaN in x, n if there is none.
+size_t find_nan(const float* x, size_t n);
 
 // Transformer pieces. silu: x*sigmoid(x); gelu: exact (erf); gelu_tanh: tanh approximation.
 void silu(float* x, size_t n);

@@ -48,6 +48,9 @@ inline void mul(const float* a, const float* b, float* out, size_t n) {
 inline void tanh(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
 }
+inline void exp(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = float(std::exp(double(x[i])));
+}
 inline void sigmoid(float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) x[i] = float(1.0 / (1.0 + std::exp(-double(x[i]))));
 }

@@ -1,6 +1,7 @@
 // Every kernel against its scalar reference, at sizes that are not multiples of the lane count.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "hwy/targets.h"
@@ -251,6 +252,49 @@ TEST_CASE("elementwise ops match the scalar reference, extremes included") {
   });
 }
 
+// exp: within 1 ulp of double precision over every input that gives a normal float, 0 below,
+// inf above, NaN kept; and the same bits on every target here (native against wasm: the sampler
+// draws through it, and tests/js/parity.test.mjs wants the same sampled text from both).
+std::vector<float> exp_grid() {
+  std::vector<float> x;
+  for (int i = 0; i <= 400000; ++i) x.push_back(-87.33f + 176.05f * float(i) / 400000.f);
+  for (float v : {0.f, -0.f, 1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.34657f, -0.34657f, 0.3466f, -87.3365f, -87.33654f, 88.7228f,
+                  -87.4f, -90.f, -1e4f, 88.73f, 100.f, 1e4f})
+    x.push_back(v);
+  return x;
+}
+TEST_CASE("exp is within 1 ulp of double precision, with the extremes, the same bits on every target") {
+  const auto x = exp_grid();
+  std::vector<float> first;
+  for_each_target([&] {
+    auto y = x;
+    ops::exp(y.data(), y.size());
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = std::exp(double(x[i]));
+      if (want < 1.1754944e-38) {
+        CHECK_MESSAGE(y[i] == 0.f, "x=" << x[i]);
+      } else if (want > 3.4028234e38) {
+        CHECK_MESSAGE(std::isinf(y[i]), "x=" << x[i]);
+      } else {
+        worst = std::max(worst, std::fabs(y[i] - want) / want);
+      }
+    }
+    CHECK_MESSAGE(worst < 1.2e-7, worst);  // 1 ulp
+    if (first.empty()) first = y;
+    CHECK(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)) == 0);
+  });
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> s = {-inf, inf, nan, 0.f, 1.f, -1.f};
+  ops::exp(s.data(), s.size());
+  CHECK(s[0] == 0.f);
+  CHECK(s[1] == inf);
+  CHECK(std::isnan(s[2]));
+  CHECK(s[3] == 1.f);
+  CHECK(std::fabs(s[4] - 2.7182818f) <= 2.4e-7f * 2.7182818f);
+  CHECK(std::fabs(s[5] - 0.36787944f) <= 2.4e-7f * 0.36787944f);
+}
+
 // tanh and sigmoid are rational approximations: their error over the whole float range that
 // matters (beyond +-20 both are flat), on a dense grid, against double precision.
 TEST_CASE("tanh and sigmoid stay within 4e-7 of double precision everywhere") {
@@ -274,6 +318,23 @@ TEST_CASE("tanh and sigmoid stay within 4e-7 of double precision everywhere") {
     CHECK_MESSAGE(worst_t < 4e-7, worst_t);
     CHECK_MESSAGE(worst_rel < 4e-7, worst_rel);  // tanh keeps relative accuracy near 0
     CHECK_MESSAGE(worst_s < 4e-7, worst_s);
+  });
+}
+
+TEST_CASE("find_nan finds the first NaN wherever it is, and none where there is none") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for_each_target([&] {
+    for (size_t n : kSizes) {
+      auto x = random_floats(n, 9 + n, 5.f);
+      x[0] = inf, x[n - 1] = -inf;
+      CHECK(ops::find_nan(x.data(), n) == n);
+      for (size_t at : {size_t(0), n / 2, n - 1}) {
+        auto y = x;
+        y[at] = nan;
+        if (at + 1 < n) y[n - 1] = nan;  // a later one too
+        CHECK_MESSAGE(ops::find_nan(y.data(), n) == at, "n=" << n);
+      }
+    }
   });
 }
 
