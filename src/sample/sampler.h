@@ -1,6 +1,8 @@
 // Logits + options + seeded PRNG -> next element. Portable: the same seed and logits give the same
-// choice on every platform (own PRNG, double-precision arithmetic, no std:: distributions).
+// choice on every platform (own PRNG, weights from ops::exp, which gives the same bits everywhere,
+// summed in double in a fixed order, no std:: distributions).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +36,11 @@ class Rng {
   uint64_t s_;
 };
 
+// Rearranges ids[0, n) so that ids[0, m) hold the m best ids (largest w, then smallest id) whose
+// weights first reach `mass` (the fewest that do), and returns m (at least 1; n when rounding leaves
+// `mass` unreached). Linear expected time; the kept ids' order is the same on every platform.
+size_t keep_top_mass(std::vector<int>& ids, size_t n, const float* w, double mass);
+
 class Sampler {
  public:
   Sampler(const SamplingOptions& opts, int vocab_size);
@@ -42,12 +49,20 @@ class Sampler {
   int sample(const float* logits, const std::vector<int>& history);
 
  private:
+  // The candidates' weights (work_[order_[i]], i < n) summed in blocks of kBlock, each left to right,
+  // then the blocks in order; the draw walks the blocks, then one block.
+  static constexpr int kBlock = 64;
+  double block_sums(int n);
+  int draw(int n);
+
   SamplingOptions o_;
   int V_;
   Rng rng_;
-  std::vector<double> work_;     // penalised logits, then probabilities
+  std::vector<float> work_;      // penalised logits, then weights
   std::vector<int> order_;       // candidate ids
   std::vector<uint8_t> seen_;    // penalty bookkeeping
+  std::vector<double> blocks_;   // block sums of the candidates' weights
+  std::vector<float> picked_;    // the top_k candidates' weights
 };
 
 }  // namespace argen

@@ -1,6 +1,9 @@
 // Sampler: option validation, greedy, filters, penalty, determinism and the distribution it draws from.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <random>
 
 #include "sample/sampler.h"
 #include "test_util.h"
@@ -78,6 +81,100 @@ TEST_CASE("top_p and min_p cut the tail") {
   CHECK(seen1 > 0);
 }
 
+TEST_CASE("keep_top_mass keeps the fewest best ids that reach the mass, as a full sort would") {
+  // Weights in halves (sums exact, so the reference's prefix sums decide alone), many
+  // ties (broken by the smaller id).
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 400; ++trial) {
+    const size_t n = 1 + rng() % (trial < 200 ? 40 : 3000);
+    std::vector<float> w(n);
+    double total = 0;
+    for (auto& v : w) total += v = 0.5f * float(rng() % (trial % 3 ? 9 : 400));
+    if (total == 0) w[0] = total = 1;
+    std::vector<int> sorted(n);
+    std::iota(sorted.begin(), sorted.end(), 0);
+    std::sort(sorted.begin(), sorted.end(), [&](int a, int b) { return w[a] > w[b] || (w[a] == w[b] && a < b); });
+    const double mass = 0.5 * double(1 + rng() % size_t(2 * total));  // in (0, total]
+    size_t m_ref = 0;
+    for (double acc = 0; m_ref < n && acc < mass;) acc += w[sorted[m_ref++]];
+    std::vector<int> ids(n);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    const size_t m = keep_top_mass(ids, n, w.data(), mass);
+    REQUIRE(m == m_ref);
+    std::vector<int> kept(ids.begin(), ids.begin() + m), want(sorted.begin(), sorted.begin() + m);
+    std::sort(kept.begin(), kept.end());
+    std::sort(want.begin(), want.end());
+    CHECK(kept == want);
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 0; i < n; ++i) CHECK(ids[i] == int(i));  // a permutation
+  }
+}
+
+TEST_CASE("top_p over a large vocabulary draws only from the nucleus, in proportion") {
+  const int V = 5000;
+  auto l = test::random_floats(V, 11, 3.f);
+  const double T = 0.7, top_p = 0.6;
+  std::vector<double> p(V);
+  double sum = 0;
+  const float mx = *std::max_element(l.begin(), l.end());
+  for (int i = 0; i < V; ++i) sum += p[i] = std::exp((l[i] - mx) / T);
+  std::vector<int> order(V);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
+  std::vector<char> nucleus(V, 0);
+  double kept = 0;
+  for (int i = 0; kept < top_p * sum; ++i) kept += p[order[i]], nucleus[order[i]] = 1;
+  SamplingOptions o;
+  o.temperature = float(T), o.top_p = float(top_p), o.seed = 3;
+  Sampler s(o, V);
+  std::vector<int> count(V, 0);
+  const int draws = 20000;
+  for (int i = 0; i < draws; ++i) {
+    const int t = s.sample(l.data(), {});
+    REQUIRE(nucleus[t]);
+    ++count[t];
+  }
+  // The best id is drawn in proportion to its weight within the nucleus.
+  CHECK(std::fabs(count[order[0]] / double(draws) - p[order[0]] / kept) < 0.01);
+}
+
+TEST_CASE("draws over a vocabulary of many blocks follow the weights, the last id included") {
+  // Heavy ids at block edges and in the last, partial block; everything else light.
+  const int V = 1000;
+  const int heavy[] = {0, 63, 64, 500, 959, 960, 999};
+  std::vector<float> l(V, 0.f);
+  for (int h : heavy) l[h] = std::log(50.f);
+  const double total = 7 * 50.0 + (V - 7);
+  SamplingOptions o;
+  o.seed = 9;
+  Sampler s(o, V);
+  std::vector<int> count(V, 0);
+  const int draws = 40000;
+  for (int i = 0; i < draws; ++i) ++count[s.sample(l.data(), {})];
+  for (int h : heavy) CHECK_MESSAGE(std::fabs(count[h] / double(draws) - 50.0 / total) < 0.005, "id " << h);
+  int light = 0;
+  for (int i = 0; i < V; ++i) light += count[i] * (l[i] == 0.f);
+  CHECK(std::fabs(light / double(draws) - (V - 7) / total) < 0.012);
+}
+
+TEST_CASE("greedy takes the first of equal largest logits, with or without the penalty") {
+  const float inf = std::numeric_limits<float>::infinity();
+  SamplingOptions o;
+  o.temperature = 0;
+  std::vector<float> l(37, -inf);
+  CHECK(Sampler(o, 37).sample(l.data(), {}) == 0);  // all -inf: the first
+  l[20] = 0.f, l[9] = -0.f, l[30] = -1.f;
+  CHECK(Sampler(o, 37).sample(l.data(), {}) == 9);  // -0 equals +0: the first
+  l[33] = inf;
+  CHECK(Sampler(o, 37).sample(l.data(), {}) == 33);
+  o.repetition_penalty = 2.f;
+  CHECK(Sampler(o, 37).sample(l.data(), {33}) == 33);  // inf / 2 is still the largest
+  CHECK(Sampler(o, 37).sample(l.data(), {5}) == 33);
+  l[33] = -inf;
+  CHECK(Sampler(o, 37).sample(l.data(), {9}) == 9);  // -0 * 2 is still 0, the first
+}
+
 TEST_CASE("repetition penalty demotes what was seen") {
   std::vector<float> l = {2.0f, 1.9f, -1.f};
   SamplingOptions o;
@@ -109,8 +206,12 @@ TEST_CASE("the PRNG is splitmix64") {
 }
 
 TEST_CASE("NaN logits are an error") {
-  std::vector<float> l = {0.f, std::numeric_limits<float>::quiet_NaN()};
+  std::vector<float> l(40, 0.f);
+  l[33] = std::numeric_limits<float>::quiet_NaN();
   SamplingOptions o;
-  Sampler s(o, 2);
-  expect_error([&] { s.sample(l.data(), {}); }, {"NaN"});
+  Sampler s(o, 40);
+  expect_error([&] { s.sample(l.data(), {}); }, {"NaN", "element 33"});
+  o.temperature = 0;  // greedy too
+  Sampler g(o, 40);
+  expect_error([&] { g.sample(l.data(), {}); }, {"NaN", "element 33"});
 }
