@@ -75,6 +75,20 @@ ModelFile::ModelFile(SafeTensors st, const LoadOptions& opts) : st_(std::move(st
   }
 }
 
+namespace {
+// Whether any of x is inf or NaN (all exponent bits set): integer operations without an early exit,
+// which compilers vectorise (a scalar isfinite loop took ~2% of loading llama-15m in wasm).
+bool any_nonfinite(const float* x, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, sizeof u);
+    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad != 0;
+}
+}  // namespace
+
 Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorInfo* t = st_.find(name);
   if (!t) throw error("tensor '" + name + "' is missing (expected shape " + shape_to_string(shape) + ")");
@@ -129,7 +143,7 @@ Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape
     default:
       throw error("tensor '" + name + "' has dtype " + dtype_name(t->dtype) + ", expected F32, F16, BF16 or I8");
   }
-  if (opts_.reject_nonfinite) {
+  if (opts_.reject_nonfinite && any_nonfinite(out.data, n)) {
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(out.data[i]))
         throw error("tensor '" + name + "' holds a non-finite value (" + (std::isnan(out.data[i]) ? "nan" : out.data[i] > 0 ? "inf" : "-inf") +
