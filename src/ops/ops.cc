@@ -212,13 +212,12 @@ void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, co
 }
 
 void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale) {
+  // Each row by the activations' rule and kernel (SIMD; the scalar loop with lrint took most of an
+  // int8 load in wasm).
+  std::vector<int16_t> row(cols);
   for (size_t r = 0; r < rows; ++r) {
-    const float* w = W + r * cols;
-    float m = 0;
-    for (size_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(w[c]));
-    scale[r] = m > 0 ? m / 127.0f : 1.0f;
-    const float inv = 1.0f / scale[r];
-    for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(std::clamp(w[c] * inv, -127.0f, 127.0f)));
+    scale[r] = quantize_vector_q8(W + r * cols, cols, row.data());
+    for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(row[c]);
   }
 }
 

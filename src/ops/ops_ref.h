@@ -1,5 +1,6 @@
 // Plain scalar references for every kernel in ops.h. Slow and obviously right; tests compare to these.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,17 @@ inline void matvec(const float* W, size_t rows, size_t cols, const float* x, con
     double s = bias ? bias[r] : 0.0;
     for (size_t c = 0; c < cols; ++c) s += double(W[r * cols + c]) * x[c];
     y[r] = float(s);
+  }
+}
+// scale = max |row| / 127 (1 for a zero row), q = round(w / scale) to nearest, ties to even.
+inline void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* w = W + r * cols;
+    float m = 0;
+    for (size_t c = 0; c < cols; ++c) m = std::max(m, std::fabs(w[c]));
+    scale[r] = m > 0 ? m / 127.0f : 1.0f;
+    const float inv = 1.0f / scale[r];
+    for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(std::lrint(std::clamp(w[c] * inv, -127.0f, 127.0f)));
   }
 }
 inline void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias,

@@ -113,7 +113,17 @@ TEST_CASE("int8 matvec matches the scalar reference; quantized rows stay within 
         auto b = random_floats(rows, 17 + rows);
         std::vector<int8_t> q(rows * cols);
         std::vector<float> scale(rows), y(rows), yr(rows), yf(rows);
+        if (rows == 3) W[cols / 2] = 0.f, W[cols - 1] = -0.5f;  // a largest |w| that is negative
+        if (rows == 4) std::fill(W.begin() + cols, W.begin() + 2 * cols, 0.f);  // a zero row: scale 1
+        const bool ties = rows == 9 && cols >= 5;  // scale 1: halves round to even
+        if (ties) W[0] = 127.f, W[1] = 2.5f, W[2] = -3.5f, W[3] = 0.5f, W[4] = 1.5f;
         ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+        std::vector<int8_t> q_ref(rows * cols);
+        std::vector<float> scale_ref(rows);
+        ops::ref::quantize_rows_q8(W.data(), rows, cols, q_ref.data(), scale_ref.data());
+        CHECK(q == q_ref);  // the same rounding (ties to even) on every target
+        if (ties) CHECK(std::vector<int>(q.begin(), q.begin() + 5) == std::vector<int>{127, 2, -4, 0, 2});
+        CHECK(scale == scale_ref);
         for (size_t r = 0; r < rows; ++r)
           for (size_t c = 0; c < cols; ++c)  // round to nearest: within half a quantization step
             CHECK(std::fabs(q[r * cols + c] * scale[r] - W[r * cols + c]) <= 0.5f * scale[r] * (1 + 1e-5f));
