@@ -70,7 +70,8 @@ size_t keep_top_mass(std::vector<int>& ids, size_t n, const float* w, double mas
       lo = p + 1;
     }
   }
-  if (m == 0) m = std::max<size_t>(lo, 1);  // rounding left `need` unmet: every candidate is kept
+  // Rounding left `need` unmet: keep c[0, hi), whose sum in an earlier pass's order reached it.
+  if (m == 0) m = std::max<size_t>(lo, 1);
   for (size_t i = 0; i < n; ++i) ids[i] = c[i].id;
   return m;
 }

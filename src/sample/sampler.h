@@ -37,8 +37,9 @@ class Rng {
 };
 
 // Rearranges ids[0, n) so that ids[0, m) hold the m best ids (largest w, then smallest id) whose
-// weights first reach `mass` (the fewest that do), and returns m (at least 1; n when rounding leaves
-// `mass` unreached). Linear expected time; the kept ids' order is the same on every platform.
+// weights first reach `mass` (the fewest that do), and returns m (at least 1; where rounding leaves
+// `mass` just unreached, the best ids that reached it summed in another order). Linear expected
+// time; the kept ids' order is the same on every platform.
 size_t keep_top_mass(std::vector<int>& ids, size_t n, const float* w, double mass);
 
 class Sampler {
