@@ -520,13 +520,22 @@ HWY_INLINE float MaxOf(const float* HWY_RESTRICT x, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   const float ninf = -std::numeric_limits<float>::infinity();
-  auto m = hn::Set(d, ninf);
-  size_t i = 0;
-  for (; i + N <= n; i += N) {
+  const auto vninf = hn::Set(d, ninf);
+  auto max_of = [&](auto m, size_t i) {
     const auto v = hn::LoadU(d, x + i);
-    m = hn::Max(m, hn::IfThenElse(hn::Eq(v, v), v, hn::Set(d, ninf)));
+    return hn::Max(m, hn::IfThenElse(hn::Eq(v, v), v, vninf));
+  };
+  // Four maxima in flight: one chain of Max is bound by its latency.
+  auto m0 = vninf, m1 = vninf, m2 = vninf, m3 = vninf;
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    m0 = max_of(m0, i);
+    m1 = max_of(m1, i + N);
+    m2 = max_of(m2, i + 2 * N);
+    m3 = max_of(m3, i + 3 * N);
   }
-  float r = hn::GetLane(hn::MaxOfLanes(d, m));
+  for (; i + N <= n; i += N) m0 = max_of(m0, i);
+  float r = hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3))));
   for (; i < n; ++i)
     if (x[i] > r) r = x[i];
   return r;
@@ -549,9 +558,14 @@ HWY_INLINE float SumExp(const float* HWY_RESTRICT x, size_t n, float m) {
 HWY_NOINLINE void Softmax(float* x, size_t n) {
   const float m = MaxOf(x, n);
   MapInPlace(x, n, [m](auto d, auto v) HWY_ATTR { return ExpPortable(d, hn::Sub(v, hn::Set(d, m))); });
-  float s = 0;
-  for (size_t i = 0; i < n; ++i) s += x[i];
-  const float inv = 1.f / s;
+  // Four partial sums (one chain of adds is bound by its latency), in an order that does not
+  // depend on the lane count: the same bits on every target.
+  float s4[4] = {0.f, 0.f, 0.f, 0.f};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (size_t k = 0; k < 4; ++k) s4[k] += x[i + k];
+  for (; i < n; ++i) s4[0] += x[i];
+  const float inv = 1.f / ((s4[0] + s4[1]) + (s4[2] + s4[3]));
   MapInPlace(x, n, [inv](auto d, auto v) HWY_ATTR { return hn::Mul(v, hn::Set(d, inv)); });
 }
 
@@ -581,7 +595,15 @@ HWY_NOINLINE size_t FindNaN(const float* x, size_t n) {
 
 HWY_NOINLINE size_t ArgMax(const float* x, size_t n) {
   const float m = MaxOf(x, n);
-  for (size_t i = 0; i < n; ++i)
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto vm = hn::Set(d, m);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::LoadU(d, x + i), vm));
+    if (k >= 0) return i + size_t(k);
+  }
+  for (; i < n; ++i)
     if (x[i] == m) return i;
   return 0;  // all NaN
 }
@@ -616,11 +638,14 @@ HWY_NOINLINE void MatVecQ8(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRI
 // position t's KV heads side by side (KV * hd floats); query head h reads KV head h / (H / KV).
 // p[h * p_stride + t]: the probabilities; out[h * hd + c]. Each step's weights evict the cache, so
 // it is mostly read back from DRAM, and there what counts is reading it in address order, one
-// stream the prefetcher follows: row by row, every head of a row before the next row. Reading
-// heads over blocks of rows (each row's 1 KB+ visited a few lines at a time) measured 1.5-1.75x
-// slower per pass in wasm and 1.2-1.3x natively with the cache evicted (equal to 1.15x faster
-// with it warm). Scores: each (row, head) dot product leaves a vector of partial sums; those of
-// four rows are reduced together (SumsOf4), at most 8 heads at a time (a small stack buffer).
+// stream the prefetcher follows: blocks of four rows, every head of a block before the next block.
+// Reading heads over longer blocks of rows (each row's 1 KB+ visited a few lines at a time)
+// measured 1.5-1.75x slower per pass in wasm and 1.2-1.3x natively with the cache evicted (equal to
+// 1.15x faster with it warm). Scores: each (row, head) dot product leaves a vector of partial sums;
+// those of four rows are reduced together (SumsOf4), at most 8 heads at a time (a small stack
+// buffer). Values: each head's output is loaded and stored once per four rows, which it takes in
+// order (the same sums as row by row). Query head h's KV head is counted along, not divided out
+// (an integer division per row and head was a third of the time natively).
 HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRICT K, const float* HWY_RESTRICT V,
                             size_t n, size_t H, size_t KV, size_t hd, float scale, float* HWY_RESTRICT p,
                             size_t p_stride, float* HWY_RESTRICT out) {
@@ -635,16 +660,15 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
   const auto vscale = hn::Set(d4, scale);
   for (; t + 4 <= n; t += 4) {
     for (size_t h0 = 0; h0 < H; h0 += kHeads) {
-      const size_t h1 = std::min(H, h0 + kHeads);
+      const size_t h1 = std::min(H, h0 + kHeads), kv0 = h0 / group, g0 = h0 % group;
       for (size_t r = 0; r < 4; ++r)
-        for (size_t h = h0; h < h1; ++h)
-          hn::Store(DotLanes(d, K + (t + r) * row + (h / group) * hd, q + h * hd, hd_vec), d,
-                    part + (r * kHeads + (h - h0)) * N);
-      for (size_t h = h0; h < h1; ++h) {
+        for (size_t h = h0, kv = kv0, g = g0; h < h1; ++h, kv += (++g == group), g = (g == group ? 0 : g))
+          hn::Store(DotLanes(d, K + (t + r) * row + kv * hd, q + h * hd, hd_vec), d, part + (r * kHeads + (h - h0)) * N);
+      for (size_t h = h0, kv = kv0, g = g0; h < h1; ++h, kv += (++g == group), g = (g == group ? 0 : g)) {
         const float* ph = part + (h - h0) * N;
         const auto sums = SumsOf4(d, hn::Load(d, ph), hn::Load(d, ph + kHeads * N), hn::Load(d, ph + 2 * kHeads * N),
                                   hn::Load(d, ph + 3 * kHeads * N));
-        const float* k0 = K + t * row + (h / group) * hd;
+        const float* k0 = K + t * row + kv * hd;
         hn::StoreU(hn::Mul(AddColumnTails(d4, sums, k0, row, q + h * hd, hd_vec, hd), vscale), d4, p + h * p_stride + t);
       }
     }
@@ -653,18 +677,33 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
   for (; t < n; ++t)
     for (size_t h = 0; h < H; ++h) p[h * p_stride + t] = Dot(K + t * row + (h / group) * hd, q + h * hd, hd) * scale;
   for (size_t h = 0; h < H; ++h) Softmax(p + h * p_stride, n);
-  // out += p V, row by row in order (see above): out (H * hd floats) stays in L1.
+  // out += p V in blocks of four rows (see above): out (H * hd floats) stays in L1.
   std::fill(out, out + H * hd, 0.f);
-  for (size_t u = 0; u < n; ++u) {
-    const float* v = V + u * row;
-    for (size_t h = 0; h < H; ++h) {
-      const float* vh = v + (h / group) * hd;
-      float* oh = out + h * hd;
-      const float pu = p[h * p_stride + u];
-      const auto vp = hn::Set(d, pu);
-      size_t c = 0;
-      for (; c < hd_vec; c += N) hn::StoreU(hn::MulAdd(vp, hn::LoadU(d, vh + c), hn::LoadU(d, oh + c)), d, oh + c);
-      for (; c < hd; ++c) oh[c] += pu * vh[c];
+  for (size_t u = 0; u < n; u += 4) {
+    const size_t rows = std::min<size_t>(4, n - u);
+    for (size_t kv = 0, h = 0; kv < KV; ++kv) {
+      const float* vh = V + u * row + kv * hd;
+      for (size_t g = 0; g < group; ++g, ++h) {
+        const float* ph = p + h * p_stride + u;
+        float* oh = out + h * hd;
+        if (rows == 4) {
+          const auto p0 = hn::Set(d, ph[0]), p1 = hn::Set(d, ph[1]), p2 = hn::Set(d, ph[2]), p3 = hn::Set(d, ph[3]);
+          for (size_t c = 0; c < hd_vec; c += N) {
+            auto o = hn::MulAdd(p0, hn::LoadU(d, vh + c), hn::LoadU(d, oh + c));
+            o = hn::MulAdd(p1, hn::LoadU(d, vh + row + c), o);
+            o = hn::MulAdd(p2, hn::LoadU(d, vh + 2 * row + c), o);
+            hn::StoreU(hn::MulAdd(p3, hn::LoadU(d, vh + 3 * row + c), o), d, oh + c);
+          }
+        } else {
+          for (size_t r = 0; r < rows; ++r) {
+            const auto vp = hn::Set(d, ph[r]);
+            for (size_t c = 0; c < hd_vec; c += N)
+              hn::StoreU(hn::MulAdd(vp, hn::LoadU(d, vh + r * row + c), hn::LoadU(d, oh + c)), d, oh + c);
+          }
+        }
+        for (size_t c = hd_vec; c < hd; ++c)
+          for (size_t r = 0; r < rows; ++r) oh[c] += ph[r] * vh[r * row + c];
+      }
     }
   }
 }

@@ -374,6 +374,17 @@ TEST_CASE("argmax: first of equal maxima, NaN never wins") {
     std::vector<float> tail(11, -1.f);
     tail[10] = 2.f;  // the maximum sits in the scalar tail
     CHECK(ops::argmax(tail.data(), tail.size()) == 10);
+    // Two equal maxima anywhere: in one vector, in two, in the scalar tail; +0 and -0 are equal.
+    for (size_t n : {3, 19, 40})
+      for (size_t i = 0; i < n; ++i)
+        for (size_t j = i + 1; j < n; ++j) {
+          std::vector<float> x(n, -1.f);
+          x[i] = 2.f, x[j] = 2.f;
+          CHECK_MESSAGE(ops::argmax(x.data(), n) == i, "n=" << n << " i=" << i << " j=" << j);
+          std::fill(x.begin(), x.end(), -1.f);
+          x[i] = -0.f, x[j] = 0.f;
+          CHECK_MESSAGE(ops::argmax(x.data(), n) == i, "n=" << n << " i=" << i << " j=" << j << " (zeros)");
+        }
   });
 }
 
