@@ -30,6 +30,7 @@ class Weight {
   size_t rows() const { return m_.rows; }
   size_t cols() const { return m_.cols; }
   bool empty() const { return m_.rows == 0; }
+  bool int8() const { return m_.q8 != nullptr; }
 
  private:
   void quantize(const float* data);

@@ -249,15 +249,20 @@ void q8_rows(size_t b, size_t e, void* p) {
     HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b);
   }
 }
-void q8_product(const Matrix& W, const float* x, const float* bias, float* y, bool accumulate) {
-  thread_local std::vector<int16_t> xq;
-  if (xq.size() < W.cols) xq.resize(W.cols);
-  const float xs = quantize_vector_q8(x, W.cols, xq.data());
-  if (W.q8_panels) {  // at most kPanelMaxWeights: one thread
-    if (accumulate) return matvec_q8q8_panels_acc(W.q8_panels, W.scale, W.rows, W.cols, xq.data(), xs, y);
-    return matvec_q8q8_panels(W.q8_panels, W.scale, W.rows, W.cols, xq.data(), xs, bias, y);
+void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, bool accumulate) {
+  thread_local std::vector<int16_t> buffer;
+  const int16_t* xq = x.q8;
+  float xs = x.scale;
+  if (!xq) {
+    if (buffer.size() < W.cols) buffer.resize(W.cols);
+    xs = quantize_vector_q8(x.f32, W.cols, buffer.data());
+    xq = buffer.data();
   }
-  ProductQ8 m{&W, xq.data(), xs, bias, y, accumulate};
+  if (W.q8_panels) {  // at most kPanelMaxWeights: one thread
+    if (accumulate) return matvec_q8q8_panels_acc(W.q8_panels, W.scale, W.rows, W.cols, xq, xs, y);
+    return matvec_q8q8_panels(W.q8_panels, W.scale, W.rows, W.cols, xq, xs, bias, y);
+  }
+  ProductQ8 m{&W, xq, xs, bias, y, accumulate};
   // int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
   if (W.rows * W.cols < 4 * kParallelMinWeights || threads() == 1) return q8_rows(0, W.rows, &m);
   parallel_for(W.rows, 4, q8_rows, &m);
@@ -294,13 +299,14 @@ constexpr bool kMatVecOnPanels = true;
 #else
 constexpr bool kMatVecOnPanels = false;
 #endif
-void matvec(const Matrix& W, const float* x, const float* bias, float* y) {
+void matvec(const Matrix& W, const Vector& x, const float* bias, float* y) {
   if (W.q8) return q8_product(W, x, bias, y, false);
-  if (W.panels && kMatVecOnPanels) return matvec_panels(W.panels, W.rows, W.cols, x, bias, y);
-  matvec(W.f32, W.rows, W.cols, x, bias, y);
+  if (W.panels && kMatVecOnPanels) return matvec_panels(W.panels, W.rows, W.cols, x.f32, bias, y);
+  matvec(W.f32, W.rows, W.cols, x.f32, bias, y);
 }
+void matvec(const Matrix& W, const float* x, const float* bias, float* y) { matvec(W, Vector{x}, bias, y); }
 void matvec_acc(const Matrix& W, const float* x, float* y) {
-  if (W.q8) return q8_product(W, x, nullptr, y, true);
+  if (W.q8) return q8_product(W, Vector{x}, nullptr, y, true);
   if (W.panels && kMatVecOnPanels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
@@ -309,7 +315,7 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
   if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
   if (W.q8_panels) return q8_panel_matmul(W, X, n, bias, Y);
   // Larger int8 weights are a quarter of the bytes: re-reading them per position costs little.
-  for (size_t t = 0; t < n; ++t) q8_product(W, X + t * W.cols, bias, Y + t * W.rows, false);
+  for (size_t t = 0; t < n; ++t) q8_product(W, Vector{X + t * W.cols}, bias, Y + t * W.rows, false);
 }
 
 float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }

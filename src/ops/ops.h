@@ -118,6 +118,14 @@ inline Matrix row_block(const Matrix& W, size_t begin, size_t count) {
 }
 void matvec(const Matrix& W, const float* x, const float* bias, float* y);
 void matvec_acc(const Matrix& W, const float* x, float* y);
+// x with its int8 form (quantize_vector_q8: x ~ scale * q8), for a vector that several int8
+// products read: quantized once instead of per product. Without q8 it is quantized per product.
+struct Vector {
+  const float* f32 = nullptr;
+  const int16_t* q8 = nullptr;
+  float scale = 0;
+};
+void matvec(const Matrix& W, const Vector& x, const float* bias, float* y);
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
 
 // Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of

@@ -96,24 +96,30 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
 }
 
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
+// float32 and int8 weights (int8: each input quantized once, shared by the threads' products).
 TEST_CASE("threads: WaveNet's shared samples equal one thread's over 3000 samples") {
   const auto g = test::read_json(kDir + "wavenet_onehot_k2_spk3_r8_d6_s7_l6.json");
-  auto model = create_model(ModelFile::open(kDir + g["model"].get<std::string>()));
-  auto run = [&] {
-    auto state = model->new_state();
-    model->set_label(*state, 1);
-    std::vector<float> logits(model->info().vocab_size), all;
-    for (int t = 0; t < 3000; ++t) {
-      model->step(*state, (t * 37 + t / 7) % 256, logits.data());
-      all.insert(all.end(), logits.begin(), logits.end());
-    }
-    return all;
-  };
-  const auto one = run();
-  Threads two(2);
-  const auto both = run();
-  REQUIRE(both.size() == one.size());
-  CHECK(std::memcmp(both.data(), one.data(), one.size() * sizeof(float)) == 0);
+  for (bool int8 : {false, true}) {
+    CAPTURE(int8);
+    LoadOptions opts;
+    opts.int8 = int8;
+    auto model = create_model(ModelFile::open(kDir + g["model"].get<std::string>(), opts));
+    auto run = [&] {
+      auto state = model->new_state();
+      model->set_label(*state, 1);
+      std::vector<float> logits(model->info().vocab_size), all;
+      for (int t = 0; t < 3000; ++t) {
+        model->step(*state, (t * 37 + t / 7) % 256, logits.data());
+        all.insert(all.end(), logits.begin(), logits.end());
+      }
+      return all;
+    };
+    const auto one = run();
+    Threads two(2);
+    const auto both = run();
+    REQUIRE(both.size() == one.size());
+    CHECK(std::memcmp(both.data(), one.data(), one.size() * sizeof(float)) == 0);
+  }
 }
 
 #endif
