@@ -34,14 +34,13 @@ TextGenerator::TextGenerator(const Model& model, const Tokenizer& tokenizer, Gen
       o_((opts.validate(), std::move(opts))),
       state_(model.new_state()),
       sampler_(o_.sampling, model.info().vocab_size),
-      logits_(model.info().vocab_size),
-      logprobs_(model.info().vocab_size) {
+      logits_(model.info().vocab_size) {
   const ModelInfo& info = model.info();
   if (o_.attention_layer != -1 && (o_.attention_layer < 0 || o_.attention_layer >= info.attention_layers))
     throw Error("attentionLayer " + std::to_string(o_.attention_layer) +
                 (info.attention_layers ? " is out of range: the model has " + std::to_string(info.attention_layers) + " attention layers"
                                        : " was asked for, but this model (" + info.arch + ") has no attention"));
-  if (o_.logprobs > 0) order_.resize(info.vocab_size);
+  if (o_.logprobs > 0) order_.resize(info.vocab_size), logprobs_.resize(info.vocab_size);
   prompt_ = tok_.encode(o_.prompt);
   if (tok_.add_bos() && !prompt_.empty()) prompt_.insert(prompt_.begin(), tok_.bos());
   if (prompt_.empty()) {
@@ -70,11 +69,11 @@ bool TextGenerator::next(TokenEvent& ev) {
     return false;
   }
   const int id = sampler_.sample(logits_.data(), history_);
-  ops::log_softmax(logits_.data(), logprobs_.data(), logits_.size());
   ev.id = id;
-  ev.logprob = logprobs_[id];
+  ev.logprob = logits_[id] - ops::log_sum_exp(logits_.data(), logits_.size());
   ev.top.clear();
   if (o_.logprobs > 0) {
+    ops::log_softmax(logits_.data(), logprobs_.data(), logits_.size());
     const int n = std::min<int>(o_.logprobs, int(order_.size()));
     std::iota(order_.begin(), order_.end(), 0);
     std::partial_sort(order_.begin(), order_.begin() + n, order_.end(),

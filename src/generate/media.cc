@@ -14,8 +14,7 @@ ImageGenerator::ImageGenerator(const Model& model, ImageOptions opts)
       o_(std::move(opts)),
       state_(model.new_state()),
       sampler_((o_.sampling.validate(), o_.sampling), model.info().vocab_size),
-      logits_(model.info().vocab_size),
-      logprobs_(model.info().vocab_size) {
+      logits_(model.info().vocab_size) {
   if (info_.modality != "image") throw Error("this is a " + info_.modality + " model (" + info_.arch + "), not an image model");
   const int n = info_.height * info_.width * info_.channels, row = info_.width * info_.channels;
   if (info_.num_labels > 0) {
@@ -50,8 +49,7 @@ bool ImageGenerator::next(PixelEvent& ev) {
     ev.prefix = true;
   } else {
     value = sampler_.sample(logits_.data(), history_);
-    ops::log_softmax(logits_.data(), logprobs_.data(), logits_.size());
-    ev.logprob = logprobs_[value];
+    ev.logprob = logits_[value] - ops::log_sum_exp(logits_.data(), logits_.size());
     ev.prefix = false;
     ++generated_;
   }

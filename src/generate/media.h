@@ -40,7 +40,7 @@ class ImageGenerator {
   ImageOptions o_;
   std::unique_ptr<State> state_;
   Sampler sampler_;
-  std::vector<float> logits_, logprobs_;
+  std::vector<float> logits_;
   std::vector<int> history_;
   std::vector<uint8_t> levels_;
   int pos_ = 0, generated_ = 0;

@@ -569,9 +569,13 @@ HWY_NOINLINE void Softmax(float* x, size_t n) {
   MapInPlace(x, n, [inv](auto d, auto v) HWY_ATTR { return hn::Mul(v, hn::Set(d, inv)); });
 }
 
-HWY_NOINLINE void LogSoftmax(const float* x, float* out, size_t n) {
+HWY_NOINLINE float LogSumExp(const float* x, size_t n) {
   const float m = MaxOf(x, n);
-  const float l = m + std::log(SumExp(x, n, m));
+  return m + std::log(SumExp(x, n, m));
+}
+
+HWY_NOINLINE void LogSoftmax(const float* x, float* out, size_t n) {
+  const float l = LogSumExp(x, n);
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;

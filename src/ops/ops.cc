@@ -31,6 +31,7 @@ HWY_EXPORT(TanhSigmoidGate);
 HWY_EXPORT(Relu);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(LogSoftmax);
+HWY_EXPORT(LogSumExp);
 HWY_EXPORT(ArgMax);
 HWY_EXPORT(FindNaN);
 HWY_EXPORT(Silu);
@@ -190,6 +191,7 @@ void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n) {
 void relu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Relu)(x, n); }
 void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Softmax)(x, n); }
 void log_softmax(const float* x, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(LogSoftmax)(x, out, n); }
+float log_sum_exp(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(LogSumExp)(x, n); }
 size_t argmax(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(ArgMax)(x, n); }
 size_t find_nan(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(FindNaN)(x, n); }
 void silu(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Silu)(x, n); }

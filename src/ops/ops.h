@@ -25,9 +25,11 @@ void sigmoid(float* x, size_t n);
 void relu(float* x, size_t n);
 // out = tanh(a) * sigmoid(b) (out may alias a or b).
 void tanh_sigmoid_gate(const float* a, const float* b, float* out, size_t n);
-// In place softmax; out = log_softmax(x) (out may alias x).
+// In place softmax; out = log_softmax(x) (out may alias x); log_sum_exp: the l of log_softmax's
+// out[i] = x[i] - l (the same bits), for one log-probability without writing them all.
 void softmax(float* x, size_t n);
 void log_softmax(const float* x, float* out, size_t n);
+float log_sum_exp(const float* x, size_t n);
 // Index of the largest element (first of equals); n must be > 0. NaN never wins.
 size_t argmax(const float* x, size_t n);
 // Index of the first NaN in x, n if there is none.

@@ -359,6 +359,9 @@ TEST_CASE("softmax, log_softmax and argmax match the scalar reference") {
       ops::log_softmax(a.data(), o.data(), n);
       ops::ref::log_softmax(a.data(), r.data(), n);
       CHECK(rel_error(o.data(), r.data(), n) < 1e-6);
+      // One log-probability without the others: the same bits as log_softmax's.
+      const float l = ops::log_sum_exp(a.data(), n);
+      for (size_t i = 0; i < n; ++i) CHECK(a[i] - l == o[i]);
       CHECK(ops::argmax(a.data(), n) == ops::ref::argmax(a.data(), n));
     }
   });
