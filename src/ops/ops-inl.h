@@ -664,15 +664,21 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
   const auto vscale = hn::Set(d4, scale);
   for (; t + 4 <= n; t += 4) {
     for (size_t h0 = 0; h0 < H; h0 += kHeads) {
-      const size_t h1 = std::min(H, h0 + kHeads), kv0 = h0 / group, g0 = h0 % group;
+      const size_t h1 = std::min(H, h0 + kHeads);
+      size_t k_off[kHeads];  // each head's KV head within a row, counted along
+      for (size_t h = h0, kv = h0 / group, g = h0 % group; h < h1; ++h) {
+        k_off[h - h0] = kv * hd;
+        if (++g == group) g = 0, ++kv;
+      }
       for (size_t r = 0; r < 4; ++r)
-        for (size_t h = h0, kv = kv0, g = g0; h < h1; ++h, kv += (++g == group), g = (g == group ? 0 : g))
-          hn::Store(DotLanes(d, K + (t + r) * row + kv * hd, q + h * hd, hd_vec), d, part + (r * kHeads + (h - h0)) * N);
-      for (size_t h = h0, kv = kv0, g = g0; h < h1; ++h, kv += (++g == group), g = (g == group ? 0 : g)) {
+        for (size_t h = h0; h < h1; ++h)
+          hn::Store(DotLanes(d, K + (t + r) * row + k_off[h - h0], q + h * hd, hd_vec), d,
+                    part + (r * kHeads + (h - h0)) * N);
+      for (size_t h = h0; h < h1; ++h) {
         const float* ph = part + (h - h0) * N;
         const auto sums = SumsOf4(d, hn::Load(d, ph), hn::Load(d, ph + kHeads * N), hn::Load(d, ph + 2 * kHeads * N),
                                   hn::Load(d, ph + 3 * kHeads * N));
-        const float* k0 = K + t * row + kv * hd;
+        const float* k0 = K + t * row + k_off[h - h0];
         hn::StoreU(hn::Mul(AddColumnTails(d4, sums, k0, row, q + h * hd, hd_vec, hd), vscale), d4, p + h * p_stride + t);
       }
     }
