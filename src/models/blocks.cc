@@ -16,6 +16,11 @@ void linear(const Weight& W, const Tensor& b, const float* X, size_t n, float* Y
   }
 }
 
+void linears(const float* X, size_t n, std::initializer_list<ops::Output> layers) {
+  if (n == 1) return ops::matvecs(X, layers);
+  for (const ops::Output& o : layers) ops::matmul(o.W, X, n, nullptr, o.y);
+}
+
 void lstm_cell(float* g, float* c, float* h, size_t H) {
   ops::sigmoid(g, 2 * H);      // i, f
   ops::tanh(g + 2 * H, H);     // g

@@ -14,6 +14,10 @@ namespace argen {
 // Y[n, rows] = X[n, cols] W^T + b (b may be empty): a matrix-vector product for one position, a
 // matrix-matrix product for more (prompt prefill), so each weight is read once either way.
 void linear(const Weight& W, const Tensor& b, const float* X, size_t n, float* Y);
+// Several linear layers without bias on the same X (llama's q, k and v; w1 and w3): for one
+// position one call (ops::matvecs: X quantized once, the threads split them together), for more a
+// matrix-matrix product each.
+void linears(const float* X, size_t n, std::initializer_list<ops::Output> layers);
 
 // PyTorch's LSTM cell on gates g = W_ih x + b_ih + W_hh h + b_hh, [4H] in order i, f, g, o:
 // c = f*c + i*g, h = o*tanh(c). Clobbers g.

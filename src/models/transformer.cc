@@ -111,9 +111,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       const Block& b = blocks_[l];
       norm(b.norm1_w, b.norm1_b, x, n, h);
       if (c.llama) {
-        linear(b.wq, {}, h, n, q);
-        linear(b.wk, {}, h, n, m.k.data());
-        linear(b.wv, {}, h, n, m.v.data());
+        linears(h, n, {{b.wq, q}, {b.wk, m.k.data()}, {b.wv, m.v.data()}});
       } else {
         linear(b.wqkv, b.bqkv, h, n, ff);
         for (size_t i = 0; i < n; ++i) {
@@ -138,8 +136,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       ops::add(x, h, x, n * D);
       norm(b.norm2_w, b.norm2_b, x, n, h);
       if (c.llama) {
-        linear(b.w1, {}, h, n, ff);
-        linear(b.w3, {}, h, n, m.ff2.data());
+        linears(h, n, {{b.w1, ff}, {b.w3, m.ff2.data()}});
         ops::silu(ff, n * F);
         ops::mul(ff, m.ff2.data(), ff, n * F);
       } else {

@@ -650,12 +650,14 @@ HWY_NOINLINE void MatVecQ8(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRI
 // buffer). Values: each head's output is loaded and stored once per four rows, which it takes in
 // order (the same sums as row by row). Query head h's KV head is counted along, not divided out
 // (an integer division per row and head was a third of the time natively).
+// `row`: floats from one position's row of K (and V) to the next, KV * hd or more (a thread's share
+// of the KV heads, ops::attention).
 HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRICT K, const float* HWY_RESTRICT V,
-                            size_t n, size_t H, size_t KV, size_t hd, float scale, float* HWY_RESTRICT p,
+                            size_t row, size_t n, size_t H, size_t KV, size_t hd, float scale, float* HWY_RESTRICT p,
                             size_t p_stride, float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  const size_t row = KV * hd, group = H / KV, hd_vec = hd - hd % N;
+  const size_t group = H / KV, hd_vec = hd - hd % N;
   size_t t = 0;
 #if HWY_TARGET != HWY_SCALAR
   constexpr size_t kHeads = 8;

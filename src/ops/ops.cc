@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/error.h"
 #include "hwy/targets.h"
 
 namespace argen {
@@ -200,9 +201,21 @@ void gelu(float* x, size_t n) {
   // Exact GELU needs erf, which Highway 1.0 lacks; it is off the hot path (one pass per layer).
   for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.70710678118654752f));
 }
+// Split across the threads by KV heads (each with its query heads) once the cache holds
+// kParallelMinWeights floats: every head is computed as on one thread, so the bits do not change.
 void attention(const float* q, const float* K, const float* V, size_t n, size_t heads, size_t kv_heads, size_t head_dim,
                float scale, float* p, size_t p_stride, float* out) {
-  HWY_DYNAMIC_DISPATCH(Attention)(q, K, V, n, heads, kv_heads, head_dim, scale, p, p_stride, out);
+  const size_t row = kv_heads * head_dim;
+  if (2 * n * row < kParallelMinWeights || kv_heads < 2 || threads() == 1)
+    return HWY_DYNAMIC_DISPATCH(Attention)(q, K, V, row, n, heads, kv_heads, head_dim, scale, p, p_stride, out);
+  struct Ctx { const float *q, *K, *V; size_t row, n, group, hd; float scale, *p; size_t p_stride; float* out; } c{
+      q, K, V, row, n, heads / kv_heads, head_dim, scale, p, p_stride, out};
+  parallel_for(kv_heads, 1, [](size_t b, size_t e, void* ctx) {
+    const auto& c = *static_cast<Ctx*>(ctx);
+    const size_t h = b * c.group;  // the first query head of KV head b
+    HWY_DYNAMIC_DISPATCH(Attention)(c.q + h * c.hd, c.K + b * c.hd, c.V + b * c.hd, c.row, c.n, (e - b) * c.group, e - b,
+                                    c.hd, c.scale, c.p + h * c.p_stride, c.p_stride, c.out + h * c.hd);
+  }, &c);
 }
 void rms_norm(const float* x, const float* w, float eps, float* out, size_t n) { HWY_DYNAMIC_DISPATCH(RmsNorm)(x, w, eps, out, n); }
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n) {
@@ -318,6 +331,46 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
   if (W.q8_panels) return q8_panel_matmul(W, X, n, bias, Y);
   // Larger int8 weights are a quarter of the bytes: re-reading them per position costs little.
   for (size_t t = 0; t < n; ++t) q8_product(W, Vector{X + t * W.cols}, bias, Y + t * W.rows, false);
+}
+
+namespace {
+// One thread's product: the kernels, without a split.
+void matvec_serial(const Matrix& W, const Vector& x, float* y) {
+  if (W.q8_panels) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Panels)(W.q8_panels, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
+  if (W.q8) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
+  if (W.panels && kMatVecOnPanels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
+  HWY_DYNAMIC_DISPATCH(MatVec)(W.f32, W.rows, W.cols, x.f32, nullptr, y);
+}
+}  // namespace
+void matvecs(const float* x, std::initializer_list<Output> products) {
+  if (products.size() == 0) return;
+  const Matrix& first = products.begin()->W;
+  size_t rows = 0;
+  for (const Output& o : products) {
+    if (o.W.cols != first.cols || !o.W.q8 != !first.q8) throw Error("matvecs: the matrices differ in columns or weight type");
+    rows += o.W.rows;
+  }
+  Vector v{x};
+  thread_local std::vector<int16_t> xq;
+  if (first.q8) {
+    if (xq.size() < first.cols) xq.resize(first.cols);
+    v.scale = quantize_vector_q8(x, first.cols, xq.data());
+    v.q8 = xq.data();
+  }
+  // int8 rows cost about a quarter of float32 ones (q8_product).
+  if (rows * first.cols < (first.q8 ? 4 : 1) * kParallelMinWeights || threads() == 1) {
+    for (const Output& o : products) matvec(o.W, v, nullptr, o.y);
+    return;
+  }
+  struct Ctx { const Output *begin, *end; Vector x; } c{products.begin(), products.end(), v};
+  parallel_for(rows, kPanelRows, [](size_t b, size_t e, void* p) {  // rows b..e-1 of them all, in order
+    const auto& c = *static_cast<Ctx*>(p);
+    size_t r0 = 0;  // the first row of *o
+    for (const Output* o = c.begin; o != c.end; r0 += o->W.rows, ++o) {
+      const size_t lo = std::max(b, r0), hi = std::min(e, r0 + o->W.rows);
+      if (lo < hi) matvec_serial(row_block(o->W, lo - r0, hi - lo), c.x, o->y + (lo - r0));
+    }
+  }, &c);
 }
 
 float read_sum(const float* p, size_t n) { return HWY_DYNAMIC_DISPATCH(ReadSum)(p, n); }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 namespace argen::ops {
 
@@ -129,6 +130,14 @@ struct Vector {
 };
 void matvec(const Matrix& W, const Vector& x, const float* bias, float* y);
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
+// Products of one vector with several matrices of its length and weight type (llama's q, k and v;
+// w1 and w3): y = W x for each, as matvec without bias, but x is quantized once for int8 weights
+// and the threads split the rows of them all together (one alone may be too small to split).
+struct Output {
+  const Matrix& W;
+  float* y;
+};
+void matvecs(const float* x, std::initializer_list<Output> products);
 
 // Roofline probes (bench/roofline): read_sum streams n floats; fma_peak runs `iters` rounds of
 // independent vector multiply-adds on registers, fma_peak_flops() flops per round. Both return a

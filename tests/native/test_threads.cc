@@ -95,6 +95,77 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   CHECK(same(Y1, Y2));
 }
 
+// matvecs splits the rows of all its matrices together: the split (at 576 of 1150 rows) falls inside
+// the second matrix, at a row that does not start a panel of it (which has int8 panels).
+TEST_CASE("threads: products of one vector split together (matvecs) equal one thread's and separate products") {
+  const size_t cols = 256, rows[3] = {400, 250, 500};
+  std::vector<std::vector<float>> W, Wp;
+  std::vector<std::vector<int8_t>> q(3), qp(3);
+  std::vector<std::vector<float>> scale(3);
+  ops::Matrix f32[3], i8[3];
+  for (size_t k = 0; k < 3; ++k) {
+    W.push_back(test::random_floats(rows[k] * cols, uint32_t(61 + k)));
+    f32[k].f32 = W[k].data(), f32[k].rows = rows[k], f32[k].cols = cols;
+    q[k].resize(rows[k] * cols), scale[k].resize(rows[k]);
+    ops::quantize_rows_q8(W[k].data(), rows[k], cols, q[k].data(), scale[k].data());
+    i8[k].q8 = q[k].data(), i8[k].scale = scale[k].data(), i8[k].rows = rows[k], i8[k].cols = cols;
+  }
+  REQUIRE(ops::use_panels(rows[1], cols));
+  Wp.emplace_back(ops::panel_floats(rows[1], cols));
+  ops::pack_panels(W[1].data(), rows[1], cols, Wp[0].data());
+  f32[1].panels = Wp[0].data();
+  qp[1].resize(ops::panel_bytes_q8(rows[1], cols));
+  ops::pack_panels_q8(q[1].data(), rows[1], cols, qp[1].data());
+  i8[1].q8_panels = qp[1].data();
+  const auto x = test::random_floats(cols, 67);
+  for (const ops::Matrix* m : {f32, i8}) {
+    auto run = [&](int threads) {
+      Threads t(threads);
+      std::vector<std::vector<float>> y{std::vector<float>(rows[0]), std::vector<float>(rows[1]), std::vector<float>(rows[2])};
+      ops::matvecs(x.data(), {{m[0], y[0].data()}, {m[1], y[1].data()}, {m[2], y[2].data()}});
+      return y;
+    };
+    const auto one = run(1), two = run(2);
+    CHECK(same(one, two));
+    std::vector<std::vector<float>> separate = one;  // x quantized once or per product: the same int8 form
+    for (size_t k = 0; k < 3; ++k) ops::matvec(m[k], x.data(), nullptr, separate[k].data());
+    CHECK(same(separate, two));
+    for (size_t k = 0; k < 3; ++k) {  // and right: not the same mistake twice
+      std::vector<float> ref(rows[k]);
+      ops::ref::matvec(W[k].data(), rows[k], cols, x.data(), nullptr, ref.data());
+      CHECK(test::rel_error(two[k].data(), ref.data(), rows[k]) < (m == i8 ? 2e-2 : 1e-5));
+    }
+  }
+  ops::Matrix other = f32[0];
+  other.cols = cols - 1;
+  std::vector<float> y(rows[0]);
+  CHECK_THROWS_WITH(ops::matvecs(x.data(), {{f32[0], y.data()}, {other, y.data()}}),
+                    doctest::Contains("differ in columns or weight type"));
+}
+
+// Attention splits by KV heads once the cache is large: grouped heads (8 over 4) and an uneven split
+// (3 KV heads: one and two), head sizes with a scalar tail.
+TEST_CASE("threads: attention split by KV heads equals one thread's") {
+  struct Shape { size_t H, KV, hd, n; };
+  for (const Shape s : {Shape{8, 4, 20, 300}, Shape{3, 3, 24, 401}}) {
+    const auto q = test::random_floats(s.H * s.hd, 71), K = test::random_floats(s.n * s.KV * s.hd, 73),
+               V = test::random_floats(s.n * s.KV * s.hd, 79);
+    const size_t p_stride = s.n + 3;
+    REQUIRE(2 * s.n * s.KV * s.hd >= (size_t(1) << 15));  // ops.cc's kParallelMinWeights: split
+    auto run = [&](int threads) {
+      Threads t(threads);
+      std::vector<std::vector<float>> r{std::vector<float>(s.H * p_stride), std::vector<float>(s.H * s.hd)};
+      ops::attention(q.data(), K.data(), V.data(), s.n, s.H, s.KV, s.hd, 0.2f, r[0].data(), p_stride, r[1].data());
+      return r;
+    };
+    const auto one = run(1), two = run(2);
+    CHECK(same(one, two));
+    std::vector<float> pr(s.H * p_stride), out(s.H * s.hd);
+    ops::ref::attention(q.data(), K.data(), V.data(), s.n, s.H, s.KV, s.hd, 0.2f, pr.data(), p_stride, out.data());
+    CHECK(test::rel_error(two[1].data(), out.data(), out.size()) < 1e-5);
+  }
+}
+
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
 // float32 and int8 weights (int8: each input quantized once, shared by the threads' products).
 TEST_CASE("threads: WaveNet's shared samples equal one thread's over 3000 samples") {
