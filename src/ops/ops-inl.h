@@ -720,6 +720,19 @@ HWY_NOINLINE void Attention(const float* HWY_RESTRICT q, const float* HWY_RESTRI
   }
 }
 
+// Eight int8 weights widened to int16 lanes. In wasm one i16x8.load8x8_s: V8 turns Highway's load
+// of 8 bytes and widening into a load and a separate vpmovsxbw.
+template <class D16>
+HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
+#if HWY_TARGET == HWY_WASM
+  static_assert(hn::MaxLanes(d16) == 8, "a full vector of int16");
+  (void)d16;
+  return hn::Vec<D16>{wasm_i16x8_load8x8(p)};
+#else
+  return hn::PromoteTo(d16, hn::LoadU(hn::Rebind<int8_t, D16>(), p));
+#endif
+}
+
 // int8 x int8: W8 as above, x already quantized (xq: int8 values in int16 lanes, x ~ xs * xq).
 // y = scale * xs * (W8 xq) (+ bias), or y += that. Integer products summed exactly in int32
 // (|sum| <= 127 * 127 * cols: exact below 133,000 columns); per lane group one widening int8 ->
@@ -855,7 +868,6 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
 #else
   const hn::CappedTag<int32_t, kRows> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
-  const hn::Rebind<int8_t, decltype(d16)> d8;
   const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32), V = kRows / N;
   static_assert(V * N == kRows, "a panel is whole vectors");
@@ -866,7 +878,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
     const int8_t* p = P;
     auto column_pair = [&](const auto xv) {  // xv: (xq[c], xq[c + 1]) in every pair of int16 lanes
       for (size_t k = 0; k < V; ++k)
-        acc[k] = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, p + 2 * k * N)), xv, acc[k], odd[k]);
+        acc[k] = hn::ReorderWidenMulAccumulate(d32, LoadWiden8(d16, p + 2 * k * N), xv, acc[k], odd[k]);
       p += 2 * kRows;
     };
     size_t c = 0;
@@ -929,7 +941,6 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
   constexpr size_t kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
-  const hn::Rebind<int8_t, decltype(d16)> d8;
   const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32);
   static_assert(kRows % (2 * N) == 0, "a panel is whole passes");
@@ -938,7 +949,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
     for (size_t p = 0; p < P; ++p) a[p] = b[p] = oa[p] = ob[p] = hn::Zero(d32);
     const int8_t* w = panel + 2 * h;  // in a column pair, row i's two weights at 2i
     for (size_t c = 0; c < pairs; ++c, w += 2 * kRows) {
-      const auto w0 = hn::PromoteTo(d16, hn::LoadU(d8, w)), w1 = hn::PromoteTo(d16, hn::LoadU(d8, w + 2 * N));
+      const auto w0 = LoadWiden8(d16, w), w1 = LoadWiden8(d16, w + 2 * N);
       for (size_t p = 0; p < P; ++p) {
         int32_t pair;  // one 32-bit load and broadcast
         std::memcpy(&pair, xq + p * stride + 2 * c, sizeof(pair));
