@@ -58,9 +58,11 @@ namespace {
 // Products smaller than this many weights run on one thread: the hand-off costs about a
 // microsecond, a 128x128 product about as much.
 constexpr size_t kParallelMinWeights = size_t(1) << 15;
+// int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
+constexpr size_t kParallelMinWeightsQ8 = 4 * kParallelMinWeights;
 // The largest matrix use_panels() packs. int8 products that small stay on one thread (below).
 constexpr size_t kPanelMaxWeights = size_t(1) << 16;
-static_assert(kPanelMaxWeights < 4 * kParallelMinWeights, "int8 panel products are not split across threads");
+static_assert(kPanelMaxWeights < kParallelMinWeightsQ8, "int8 panel products are not split across threads");
 size_t panel_count(size_t rows) { return (rows + kPanelRows - 1) / kPanelRows; }
 
 struct Product {
@@ -264,22 +266,25 @@ void q8_rows(size_t b, size_t e, void* p) {
     HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b);
   }
 }
-void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, bool accumulate) {
+// x with its int8 form: as given, or quantized now into a per-thread buffer that only grows (valid
+// until this thread's next call).
+Vector with_q8(const Vector& x, size_t n) {
+  if (x.q8) return x;
   thread_local std::vector<int16_t> buffer;
-  const int16_t* xq = x.q8;
-  float xs = x.scale;
-  if (!xq) {
-    if (buffer.size() < W.cols) buffer.resize(W.cols);
-    xs = quantize_vector_q8(x.f32, W.cols, buffer.data());
-    xq = buffer.data();
-  }
+  if (buffer.size() < n) buffer.resize(n);
+  const float scale = quantize_vector_q8(x.f32, n, buffer.data());
+  return {x.f32, buffer.data(), scale};
+}
+void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, bool accumulate) {
+  const Vector v = with_q8(x, W.cols);
+  const int16_t* xq = v.q8;
+  const float xs = v.scale;
   if (W.q8_panels) {  // at most kPanelMaxWeights: one thread
     if (accumulate) return matvec_q8q8_panels_acc(W.q8_panels, W.scale, W.rows, W.cols, xq, xs, y);
     return matvec_q8q8_panels(W.q8_panels, W.scale, W.rows, W.cols, xq, xs, bias, y);
   }
   ProductQ8 m{&W, xq, xs, bias, y, accumulate};
-  // int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
-  if (W.rows * W.cols < 4 * kParallelMinWeights || threads() == 1) return q8_rows(0, W.rows, &m);
+  if (W.rows * W.cols < kParallelMinWeightsQ8 || threads() == 1) return q8_rows(0, W.rows, &m);
   parallel_for(W.rows, 4, q8_rows, &m);
 }
 
@@ -302,7 +307,7 @@ void q8_panel_matmul(const Matrix& W, const float* X, size_t n, const float* bia
     matmul_q8q8_panels(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride, c.xs + b, e - b,
                        c.bias, c.Y + b * c.W->rows);
   };
-  if (W.rows * W.cols * n < 4 * 4 * kParallelMinWeights || n < 4 || threads() == 1) return positions(0, n, &c);
+  if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
   parallel_for(n, 2, positions, &c);
 }
 }  // namespace
@@ -350,15 +355,8 @@ void matvecs(const float* x, std::initializer_list<Output> products) {
     if (o.W.cols != first.cols || !o.W.q8 != !first.q8) throw Error("matvecs: the matrices differ in columns or weight type");
     rows += o.W.rows;
   }
-  Vector v{x};
-  thread_local std::vector<int16_t> xq;
-  if (first.q8) {
-    if (xq.size() < first.cols) xq.resize(first.cols);
-    v.scale = quantize_vector_q8(x, first.cols, xq.data());
-    v.q8 = xq.data();
-  }
-  // int8 rows cost about a quarter of float32 ones (q8_product).
-  if (rows * first.cols < (first.q8 ? 4 : 1) * kParallelMinWeights || threads() == 1) {
+  const Vector v = first.q8 ? with_q8(Vector{x}, first.cols) : Vector{x};
+  if (rows * first.cols < (first.q8 ? kParallelMinWeightsQ8 : kParallelMinWeights) || threads() == 1) {
     for (const Output& o : products) matvec(o.W, v, nullptr, o.y);
     return;
   }
