@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh all
 echo "== python";       /usr/bin/python3 models/test_export.py && /usr/bin/python3 models/test_llama2c.py
 echo "== bench smoke";  ./bench/run.sh --quick >/dev/null && echo "bench ran"
-# The native suite again under AddressSanitizer + UndefinedBehaviorSanitizer (own build dir), then
-# each libFuzzer target for 15 s (fuzz/run.sh builds them with clang).
+# The native suite again under AddressSanitizer + UndefinedBehaviorSanitizer (own build dir).
 echo "== asan+ubsan";   cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Release -DARGEN_SANITIZE=ON >/dev/null
 cmake --build build/asan -j"$(nproc)" --target argen_tests
 build/asan/argen_tests
+# The thread tests under ThreadSanitizer (own build dir): the pool's hand-offs and every split.
+echo "== tsan";         cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Release -DARGEN_TSAN=ON >/dev/null
+cmake --build build/tsan -j"$(nproc)" --target argen_tests
+build/tsan/argen_tests -tc="threads*"
+# Each libFuzzer target for 15 s (fuzz/run.sh builds them with clang).
 echo "== fuzz";         ./fuzz/run.sh 15
 # Last, so its summary closes the log: native suite, wasm suite (under node), JS API tests.
 echo "== ctest";        (cd build/native && ctest --output-on-failure)

@@ -9,6 +9,7 @@
 #define ARGEN_THREADS 1
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -50,9 +51,11 @@ class Pool {
     const int parts = int(std::min<size_t>(size_, blocks));
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
     if (parts < 2 || !busy.owns_lock()) return part(0, n, ctx);
-    n_ = n, align_ = align, blocks_ = blocks, parts_ = parts, part_ = part, ctx_ = ctx;
+    // Every part of the last job is done, so no worker reads these until the release below
+    // publishes them with the new job's claims.
+    n_ = n, align_ = align, blocks_ = blocks, part_ = part, ctx_ = ctx;
     done_.store(0, std::memory_order_relaxed);
-    next_.store(0, std::memory_order_release);
+    claims_.store(uint64_t(parts) << 32, std::memory_order_release);
     {
       std::lock_guard<std::mutex> l(mu_);
       job_.fetch_add(1, std::memory_order_release);
@@ -66,11 +69,20 @@ class Pool {
   }
 
  private:
+  // Claims parts of the current job until none is left. claims_ holds the job's part count (high
+  // half) and the next unclaimed part (low half) in one atomic: a worker late from an earlier job
+  // sees that job's parts all claimed, or claims a part of the new one, and never reads the job's
+  // fields unless its claim succeeded (they were written before the claims were published, and
+  // the caller rewrites them only after every claimed part is done).
   void claim() {
-    for (int k; (k = next_.fetch_add(1, std::memory_order_acq_rel)) < parts_;) {
-      const size_t b = blocks_ * k / parts_ * align_, e = std::min(n_, blocks_ * (k + 1) / parts_ * align_);
+    for (uint64_t c = claims_.load(std::memory_order_acquire);;) {
+      const uint32_t parts = uint32_t(c >> 32), k = uint32_t(c);
+      if (k >= parts) return;
+      if (!claims_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      const size_t b = blocks_ * k / parts * align_, e = std::min(n_, blocks_ * (k + 1) / parts * align_);
       if (b < e) part_(b, e, ctx_);
       done_.fetch_add(1, std::memory_order_acq_rel);
+      c = claims_.load(std::memory_order_acquire);
     }
   }
 
@@ -94,9 +106,9 @@ class Pool {
   std::condition_variable cv_;
   std::atomic<bool> quit_{false};
   std::atomic<uint64_t> job_{0};
-  std::atomic<int> next_{0}, done_{0};
+  std::atomic<uint64_t> claims_{0};  // parts << 32 | next part
+  std::atomic<int> done_{0};
   size_t n_ = 0, align_ = 1, blocks_ = 0;
-  int parts_ = 0;
   void (*part_)(size_t, size_t, void*) = nullptr;
   void* ctx_ = nullptr;
 };

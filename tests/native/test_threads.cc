@@ -1,5 +1,6 @@
 // Threads: a model gives the same logits, bit for bit, with two threads as with one, whatever
 // splits its work (row blocks of large products, prefill positions, WaveNet's side tasks).
+#include <atomic>
 #include <cstring>
 
 #include "models/model.h"
@@ -168,6 +169,27 @@ TEST_CASE("threads: attention split by KV heads equals one thread's") {
 
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
 // float32 and int8 weights (int8: each input quantized once, shared by the threads' products).
+// Jobs of different part counts back to back, with more threads than parts at times: a worker
+// still leaving one job's claims while the next is set up must neither run a part twice nor read
+// the next job's fields half-written (ThreadSanitizer in scripts/test.sh flags the latter).
+TEST_CASE("threads: back-to-back jobs of 2, 3 and 64 blocks each run every block once") {
+  Threads four(4);
+  struct Job {
+    std::atomic<int> hits[64];
+  } job;
+  auto part = [](size_t b, size_t e, void* p) {
+    for (size_t i = b; i < e; ++i) static_cast<Job*>(p)->hits[i].fetch_add(1, std::memory_order_relaxed);
+  };
+  int wrong = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const size_t n = i % 3 == 0 ? 2 : i % 3 == 1 ? 3 : 64;
+    for (auto& h : job.hits) h.store(0, std::memory_order_relaxed);
+    ops::parallel_for(n, 1, part, &job);
+    for (size_t k = 0; k < 64; ++k) wrong += job.hits[k].load(std::memory_order_relaxed) != (k < n ? 1 : 0);
+  }
+  CHECK(wrong == 0);
+}
+
 TEST_CASE("threads: WaveNet's shared samples equal one thread's over 3000 samples") {
   const auto g = test::read_json(kDir + "wavenet_onehot_k2_spk3_r8_d6_s7_l6.json");
   for (bool int8 : {false, true}) {
