@@ -1,4 +1,4 @@
-// The threaded wasm core (argen-core-mt, pthreads): loaded with { threads: 2 } it generates exactly
+// The threaded wasm core (argen-core-mt, pthreads): loaded with { threads: 2 } or 3 it generates exactly
 // what the single-threaded core generates, for text, images and audio. The core is fixed per
 // process by the first loadModel, so the threaded run happens in a child process.
 import { test } from 'node:test';
@@ -30,9 +30,9 @@ const script = (threads) => `
   }
   console.log(JSON.stringify({ threads: argen.threads(), out }));`;
 
-test('the threaded core generates exactly what the single-threaded one does', async () => {
-  const mt = JSON.parse(execFileSync('node', ['--input-type=module', '-e', script(2)], { encoding: 'utf8' }));
-  assert.equal(mt.threads, 2);
+test('the threaded core generates exactly what the single-threaded one does, with 2 and 3 threads', async () => {
+  const mts = [2, 3].map((n) => JSON.parse(execFileSync('node', ['--input-type=module', '-e', script(n)], { encoding: 'utf8' })));
+  assert.deepEqual(mts.map((mt) => mt.threads), [2, 3]);
   const st = [];
   for (const [file, opts] of jobs) {
     const m = await argen.loadModel(file);
@@ -40,7 +40,7 @@ test('the threaded core generates exactly what the single-threaded one does', as
     m.dispose();
   }
   assert.equal(argen.threads(), 1);
-  mt.out.forEach((v, i) => assert.deepEqual(v, st[i], `job ${i}`));
+  for (const mt of mts) mt.out.forEach((v, i) => assert.deepEqual(v, st[i], `${mt.threads} threads, job ${i}`));
   assert.ok(st.every((v) => v.length > 0));
 });
 
