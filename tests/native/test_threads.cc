@@ -167,8 +167,6 @@ TEST_CASE("threads: attention split by KV heads equals one thread's") {
   }
 }
 
-// Long enough for every ring to wrap many times and for the two threads to meet in every order.
-// float32 and int8 weights (int8: each input quantized once, shared by the threads' products).
 // Jobs of different part counts back to back, with more threads than parts at times: a worker
 // still leaving one job's claims while the next is set up must neither run a part twice nor read
 // the next job's fields half-written (ThreadSanitizer in scripts/test.sh flags the latter).
@@ -190,6 +188,8 @@ TEST_CASE("threads: back-to-back jobs of 2, 3 and 64 blocks each run every block
   CHECK(wrong == 0);
 }
 
+// Long enough for every ring to wrap many times and for the two threads to meet in every order.
+// float32 and int8 weights (int8: each input quantized once, shared by the threads' products).
 TEST_CASE("threads: WaveNet's shared samples equal one thread's over 3000 samples") {
   const auto g = test::read_json(kDir + "wavenet_onehot_k2_spk3_r8_d6_s7_l6.json");
   for (bool int8 : {false, true}) {
