@@ -172,18 +172,16 @@ TEST_CASE("threads: attention split by KV heads equals one thread's") {
 // the next job's fields half-written (ThreadSanitizer in scripts/test.sh flags the latter).
 TEST_CASE("threads: back-to-back jobs of 2, 3 and 64 blocks each run every block once") {
   Threads four(4);
-  struct Job {
-    std::atomic<int> hits[64];
-  } job;
+  std::atomic<int> hits[64];  // runs of each block in one job
   auto part = [](size_t b, size_t e, void* p) {
-    for (size_t i = b; i < e; ++i) static_cast<Job*>(p)->hits[i].fetch_add(1, std::memory_order_relaxed);
+    for (size_t i = b; i < e; ++i) static_cast<std::atomic<int>*>(p)[i].fetch_add(1, std::memory_order_relaxed);
   };
   int wrong = 0;
   for (int i = 0; i < 20000; ++i) {
     const size_t n = i % 3 == 0 ? 2 : i % 3 == 1 ? 3 : 64;
-    for (auto& h : job.hits) h.store(0, std::memory_order_relaxed);
-    ops::parallel_for(n, 1, part, &job);
-    for (size_t k = 0; k < 64; ++k) wrong += job.hits[k].load(std::memory_order_relaxed) != (k < n ? 1 : 0);
+    for (auto& h : hits) h.store(0, std::memory_order_relaxed);
+    ops::parallel_for(n, 1, part, hits);
+    for (size_t k = 0; k < 64; ++k) wrong += hits[k].load(std::memory_order_relaxed) != (k < n ? 1 : 0);
   }
   CHECK(wrong == 0);
 }
