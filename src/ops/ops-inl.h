@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "hwy/highway.h"
 #include "ops/ops.h"
@@ -738,10 +739,10 @@ HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
 // y = scale * xs * (W8 xq) (+ bias), or y += that. Integer products summed exactly in int32
 // (|sum| <= 127 * 127 * cols: exact below 133,000 columns); per lane group one widening int8 ->
 // int16 and one pairwise multiply-add (pmaddwd / i32x4.dot_i16x8_s), a third of the float path's
-// instructions. Four rows at a time share each load of xq; their sums are reduced together
-// (SumsOf4). Small matrices (cache-resident) take four adjacent rows, scaled and stored as one
-// vector; larger ones four lockstep segments, as MatVecImpl, for the prefetcher (adjacent rows
-// made llama-15m's int8 step 1.6x slower natively).
+// instructions (in wasm no widening: below). Four rows at a time share each load of xq; their sums
+// are reduced together (SumsOf4). Small matrices (cache-resident) take four adjacent rows, scaled
+// and stored as one vector; larger ones four lockstep segments, as MatVecImpl, for the prefetcher
+// (adjacent rows made llama-15m's int8 step 1.6x slower natively).
 template <bool kAccumulate>
 HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
                                const int16_t* HWY_RESTRICT xq, float xs, const float* HWY_RESTRICT bias,
@@ -752,11 +753,28 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   const size_t N = hn::Lanes(d16);
   const size_t cols_vec = cols - cols % N;
 #if HWY_TARGET == HWY_WASM
-  // One full 16-byte load per row and step, widened by halves (i16x8.extend_low/high): fewer
-  // instructions than two 8-byte loads.
-  const hn::Repartition<int8_t, decltype(d16)> d8f;
-  const hn::Half<decltype(d8f)> d8h;
+  // No widening: each int16 lane of a 16-byte load holds a column pair, v = 256 hi + lo_u once the
+  // low byte's sign bit is flipped (lo_u = lo + 128). Then hi = v >> 8 (arithmetic) and
+  //   hi x[2k+1] + lo x[2k] = hi (x[2k+1] - 256 x[2k]) + v x[2k] - 128 x[2k]:
+  // per row and 16 columns a load, a flip, a shift and two pairwise multiply-adds, where widening
+  // took two more (alternated in the models: char-lstm int8 1.11x, llama-15m 1.01x). x's two forms
+  // are made per call (a buffer that only grows), the 128 x[2k] summed once. Partial sums may wrap
+  // in int32; the total does not (|sum| <= 127 * 127 * cols), and wrapping adds are exact mod 2^32.
   const size_t cols_vec2 = cols - cols % (2 * N);
+  thread_local std::vector<int16_t> xpairs;
+  if (xpairs.size() < cols_vec2) xpairs.resize(cols_vec2);
+  int16_t* HWY_RESTRICT xp = xpairs.data();
+  auto low = hn::Zero(d32), low_odd = hn::Zero(d32);
+  for (size_t c = 0; c < cols_vec2; c += 2 * N) {
+    const auto xa = hn::LoadU(d16, xq + c), xb = hn::LoadU(d16, xq + c + N);
+    const auto even = hn::ConcatEven(d16, xb, xa), odd = hn::ConcatOdd(d16, xb, xa);
+    hn::StoreU(hn::Sub(odd, hn::ShiftLeft<8>(even)), d16, xp + c);  // within +-32639
+    hn::StoreU(even, d16, xp + c + N);
+    low = hn::ReorderWidenMulAccumulate(d32, even, hn::Set(d16, int16_t(1)), low, low_odd);
+  }
+  const int32_t low_sum = hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(low, low_odd)));
+  const auto flip = hn::Set(d16, int16_t(0x80));
+  const hn::Repartition<int8_t, decltype(d16)> d8f;
 #endif
   auto tail = [&](const int8_t* w, size_t c) {
     int32_t s = 0;
@@ -789,17 +807,19 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     size_t c0 = 0;
 #if HWY_TARGET == HWY_WASM
     for (; c0 < cols_vec2; c0 += 2 * N) {
-      const auto xa = hn::LoadU(d16, xq + c0), xb = hn::LoadU(d16, xq + c0 + N);
-      const auto v0 = hn::LoadU(d8f, w0 + c0), v1 = hn::LoadU(d8f, w1 + c0);
-      const auto v2 = hn::LoadU(d8f, w2 + c0), v3 = hn::LoadU(d8f, w3 + c0);
-      a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v0)), xa, a0, o0);
-      a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v1)), xa, a1, o1);
-      a2 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v2)), xa, a2, o2);
-      a3 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(d8h, v3)), xa, a3, o3);
-      a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v0)), xb, a0, o0);
-      a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v1)), xb, a1, o1);
-      a2 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v2)), xb, a2, o2);
-      a3 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(d8h, v3)), xb, a3, o3);
+      const auto x1 = hn::LoadU(d16, xp + c0), x2 = hn::LoadU(d16, xp + c0 + N);
+      const auto v0 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w0 + c0)), flip);
+      const auto v1 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w1 + c0)), flip);
+      const auto v2 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w2 + c0)), flip);
+      const auto v3 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w3 + c0)), flip);
+      a0 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v0), x1, a0, o0);
+      a1 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v1), x1, a1, o1);
+      a2 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v2), x1, a2, o2);
+      a3 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v3), x1, a3, o3);
+      a0 = hn::ReorderWidenMulAccumulate(d32, v0, x2, a0, o0);
+      a1 = hn::ReorderWidenMulAccumulate(d32, v1, x2, a1, o1);
+      a2 = hn::ReorderWidenMulAccumulate(d32, v2, x2, a2, o2);
+      a3 = hn::ReorderWidenMulAccumulate(d32, v3, x2, a3, o3);
     }
 #endif
     for (size_t c = c0; c < cols_vec; c += N) {
@@ -811,6 +831,9 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     }
     auto sums = SumsOf4(d32, hn::RearrangeToOddPlusEven(a0, o0), hn::RearrangeToOddPlusEven(a1, o1),
                         hn::RearrangeToOddPlusEven(a2, o2), hn::RearrangeToOddPlusEven(a3, o3));
+#if HWY_TARGET == HWY_WASM
+    sums = hn::Sub(sums, hn::Set(d4, 128 * low_sum));
+#endif
     if (cols_vec < cols) {
       HWY_ALIGN int32_t t[4] = {tail(w0, cols_vec), tail(w1, cols_vec), tail(w2, cols_vec), tail(w3, cols_vec)};
       sums = hn::Add(sums, hn::Load(d4, t));
