@@ -198,6 +198,41 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
   });
 }
 
+// The integer sums are exact whatever the values: weights and x at +-127 in all-equal, alternating
+// and random sign patterns, over rows of up to 16384 columns (sums up to 264M; the wasm kernel's
+// two products per column pair are each up to 256 times the pair's own).
+TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
+  for_each_target([] {
+    for (size_t cols : {1000, 16384}) {
+      const size_t rows = 8;  // 8 x 16384 takes the segmented path, 8 x 1000 adjacent rows
+      auto pattern = [](int kind, size_t i, uint32_t& seed) -> int {
+        seed = seed * 1664525u + 1013904223u;
+        switch (kind) {
+          case 0: return 127;
+          case 1: return -127;
+          case 2: return i % 2 ? 127 : -127;
+          default: return seed >> 31 ? 127 : -127;
+        }
+      };
+      for (int xkind = 0; xkind < 4; ++xkind) {
+        uint32_t seed = 17 + xkind;
+        std::vector<int16_t> xq(cols);
+        for (size_t c = 0; c < cols; ++c) xq[c] = int16_t(pattern(xkind, c, seed));
+        std::vector<int8_t> q(rows * cols);
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(pattern(int(r % 4), c + r / 4, seed));
+        std::vector<float> scale(rows, 1.f), y(rows);
+        ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
+        for (size_t r = 0; r < rows; ++r) {
+          int64_t s = 0;
+          for (size_t c = 0; c < cols; ++c) s += int64_t(q[r * cols + c]) * xq[c];
+          CHECK_MESSAGE(y[r] == float(s), rows << "x" << cols << " row " << r << " x pattern " << xkind);
+        }
+      }
+    }
+  });
+}
+
 // int8 matmul: every position quantized with its own scale, then W8 xq[t]; on panels all positions
 // go through each panel together. Integer sums are exact, so each position's outputs equal matvec's
 // on the same Matrix bit for bit, and the scalar reference's within float rounding.
