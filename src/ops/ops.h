@@ -51,7 +51,8 @@ void rms_norm(const float* x, const float* w, float eps, float* out, size_t n);
 void layer_norm(const float* x, const float* w, const float* b, float eps, float* out, size_t n);
 
 // int8 weights: W8 [rows x cols] int8 with a float scale per row, w ~ scale * q.
-// quantize_rows_q8 makes them: scale = max |row| / 127, q = round(w / scale).
+// quantize_rows_q8 makes them: scale = max |row| / 127, q = round(w / scale), so q is in -127..127
+// (the int8 x int8 kernels rely on it: AVX2 negates weights, and -128 does not negate).
 void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale);
 // int8 x float32: y = scale * (W8 x) (+ bias).
 void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const float* x, const float* bias, float* y);
