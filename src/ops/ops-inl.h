@@ -896,57 +896,124 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   }
 }
 
-// int8 x int8 with W8 in panels of kPanelRows rows (ops.h): per panel 32 int32 sums, each pair of
-// columns one broadcast of (xq[c], xq[c + 1]) and per vector of rows one widening load of their
-// weight pairs and one pairwise multiply-add (pmaddwd / i32x4.dot_i16x8_s). The integer sums are
-// exact and scaled as in the row-major kernel.
+// The int32 sums of a panel's vectors, one per row: with kPart = 2 each row's two partial sums sit
+// side by side (a vector of int16 lanes spans N / 2 rows x 4 columns) and are added here.
+#if HWY_TARGET != HWY_SCALAR
+template <size_t kPart, class D32, class V32>
+HWY_INLINE V32 RowSums(D32 d32, V32 lo, V32 hi) {
+  if constexpr (kPart == 1) {
+    (void)d32, (void)hi;
+    return lo;
+  } else {
+    return hn::Add(hn::ConcatEven(d32, hi, lo), hn::ConcatOdd(d32, hi, lo));
+  }
+}
+#endif
+
+// int8 x int8 with W8 in panels of kPanelRows rows (ops.h), groups of G = kPanelColsQ8 columns:
+// per panel 32 int32 sums; per group one broadcast of x's G values and per vector of rows one
+// widening load of their weights and one pairwise multiply-add (pmaddwd / i32x4.dot_i16x8_s). With
+// G = 4 a 32-bit lane sums half a row's group, and the halves are added once per panel (RowSums).
+// AVX2 multiplies the bytes themselves, as the row-major kernel: one vpsignb, vpmaddubsw and
+// vpmaddwd by ones per 8 rows and 4 columns, a whole row's group in each 32-bit lane. The integer
+// sums are exact and scaled as in the row-major kernel.
 template <bool kAccumulate>
 HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
                                      size_t cols, const int16_t* HWY_RESTRICT xq, float xs,
                                      const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
-  constexpr size_t kRows = ops::kPanelRows;
-  const size_t pairs = (cols + 1) / 2;
+  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
+  const size_t groups = (cols + G - 1) / G;
+  auto finish = [&](size_t row, int32_t s) {
+    const float v = float(s) * (scale[row] * xs);
+    if (kAccumulate) {
+      y[row] += v;
+    } else {
+      y[row] = bias ? v + bias[row] : v;
+    }
+  };
 #if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: plain loops
-  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += 2 * kRows * pairs) {
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
     for (size_t i = 0; i < std::min(kRows, rows - r0); ++i) {
       int32_t s = 0;
-      for (size_t c = 0; c < cols; ++c) s += int32_t(P[(c / 2 * kRows + i) * 2 + c % 2]) * xq[c];
-      const float v = float(s) * (scale[r0 + i] * xs);
-      if (kAccumulate) {
-        y[r0 + i] += v;
-      } else {
-        y[r0 + i] = bias ? v + bias[r0 + i] : v;
-      }
+      for (size_t c = 0; c < cols; ++c) s += int32_t(P[(c / G * kRows + i) * G + c % G]) * xq[c];
+      finish(r0 + i, s);
     }
   }
 #else
   const hn::CappedTag<int32_t, kRows> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
   const hn::Rebind<float, decltype(d32)> df;
-  constexpr size_t N = hn::MaxLanes(d32), V = kRows / N;
-  static_assert(V * N == kRows, "a panel is whole vectors");
+  constexpr size_t N = hn::MaxLanes(d32);
+  // x's groups: G int16 values (int8 bytes on AVX2), the last padded with zeros.
+  HWY_ALIGN int16_t last[4] = {0, 0, 0, 0};
+  for (size_t c = (groups - 1) * G; c < cols; ++c) last[c % G] = xq[c];
+#if HWY_TARGET == HWY_AVX2
+  static_assert(G == 4 && N == 8, "AVX2: 8 rows x 4 columns per vector");
+  constexpr size_t kPart = 1, V = kRows / N;
+  thread_local std::vector<int8_t> xbytes;  // |x| then x, as bytes, per call
+  if (xbytes.size() < 2 * G * groups) xbytes.resize(2 * G * groups);
+  int8_t* HWY_RESTRICT xabs = xbytes.data();
+  int8_t* HWY_RESTRICT xsign = xbytes.data() + G * groups;
+  const hn::ScalableTag<int16_t> dx;
+  const hn::Rebind<int8_t, decltype(dx)> dx8;
+  const size_t full = groups ? (groups - 1) * G : 0, NX = hn::Lanes(dx);
+  size_t c = 0;
+  for (; c + NX <= full; c += NX) {
+    const auto v = hn::LoadU(dx, xq + c);
+    hn::StoreU(hn::DemoteTo(dx8, v), dx8, xsign + c);
+    hn::StoreU(hn::DemoteTo(dx8, hn::Abs(v)), dx8, xabs + c);
+  }
+  for (; c < G * groups; ++c) {
+    const int16_t v = c < full ? xq[c] : last[c % G];
+    xsign[c] = int8_t(v), xabs[c] = int8_t(v < 0 ? -v : v);
+  }
+  const auto ones = hn::Set(d16, int16_t(1));
+#else
+  constexpr size_t kPart = G / 2, V = kRows * kPart / N;
+#endif
+  static_assert(V * N == kRows * kPart && V % kPart == 0, "a panel is whole vectors");
   const auto vxs = hn::Set(df, xs);
-  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += 2 * kRows * pairs) {
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
     hn::Vec<decltype(d32)> acc[V], odd[V];
     for (size_t k = 0; k < V; ++k) acc[k] = hn::Zero(d32), odd[k] = hn::Zero(d32);
     const int8_t* p = P;
-    auto column_pair = [&](const auto xv) {  // xv: (xq[c], xq[c + 1]) in every pair of int16 lanes
+#if HWY_TARGET == HWY_AVX2
+    for (size_t g = 0; g < groups; ++g, p += G * kRows) {
+      int32_t a, s;  // one 32-bit load and broadcast each
+      std::memcpy(&a, xabs + G * g, 4);
+      std::memcpy(&s, xsign + G * g, 4);
+      const __m256i xa = _mm256_set1_epi32(a), xsg = _mm256_set1_epi32(s);
+      for (size_t k = 0; k < V; ++k) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4 * k * N));
+        const hn::Vec<decltype(d16)> pairs{_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xsg))};
+        acc[k] = hn::ReorderWidenMulAccumulate(d32, pairs, ones, acc[k], odd[k]);
+      }
+    }
+#else
+    auto column_group = [&](const int16_t* x) {  // x's G values in every group of G int16 lanes
+      hn::Vec<decltype(d16)> xv;
+      if constexpr (G == 2) {
+        int32_t pair;  // one 32-bit load and broadcast
+        std::memcpy(&pair, x, sizeof(pair));
+        xv = hn::BitCast(d16, hn::Set(d32, pair));
+      } else {
+        int64_t quad;
+        std::memcpy(&quad, x, sizeof(quad));
+        xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
+      }
       for (size_t k = 0; k < V; ++k)
         acc[k] = hn::ReorderWidenMulAccumulate(d32, LoadWiden8(d16, p + 2 * k * N), xv, acc[k], odd[k]);
-      p += 2 * kRows;
+      p += G * kRows;
     };
-    size_t c = 0;
-    for (; c + 2 <= cols; c += 2) {
-      int32_t pair;  // one 32-bit load and broadcast
-      std::memcpy(&pair, xq + c, sizeof(pair));
-      column_pair(hn::BitCast(d16, hn::Set(d32, pair)));
-    }
-    if (c < cols) column_pair(hn::BitCast(d16, hn::Set(d32, int32_t(uint16_t(xq[c])))));  // paired with a zero
+    for (size_t g = 0; g + 1 < groups; ++g) column_group(xq + G * g);
+    if (groups) column_group(last);
+#endif
     float* yr = y + r0;
     if (rows - r0 >= kRows) {
-      for (size_t k = 0; k < V; ++k) {
-        auto v = hn::Mul(hn::ConvertTo(df, hn::RearrangeToOddPlusEven(acc[k], odd[k])),
-                         hn::Mul(hn::LoadU(df, scale + r0 + k * N), vxs));
+      for (size_t k = 0; k < V / kPart; ++k) {
+        const auto sums = RowSums<kPart>(d32, hn::RearrangeToOddPlusEven(acc[kPart * k], odd[kPart * k]),
+                                         hn::RearrangeToOddPlusEven(acc[kPart * k + kPart - 1], odd[kPart * k + kPart - 1]));
+        auto v = hn::Mul(hn::ConvertTo(df, sums), hn::Mul(hn::LoadU(df, scale + r0 + k * N), vxs));
         if (kAccumulate) {
           v = hn::Add(hn::LoadU(df, yr + k * N), v);
         } else if (bias) {
@@ -956,15 +1023,11 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
       }
     } else {  // the last panel's rows that exist
       HWY_ALIGN int32_t t[kRows];
-      for (size_t k = 0; k < V; ++k) hn::Store(hn::RearrangeToOddPlusEven(acc[k], odd[k]), d32, t + k * N);
-      for (size_t i = 0; i < rows - r0; ++i) {
-        const float v = float(t[i]) * (scale[r0 + i] * xs);
-        if (kAccumulate) {
-          yr[i] += v;
-        } else {
-          yr[i] = bias ? v + bias[r0 + i] : v;
-        }
-      }
+      for (size_t k = 0; k < V / kPart; ++k)
+        hn::Store(RowSums<kPart>(d32, hn::RearrangeToOddPlusEven(acc[kPart * k], odd[kPart * k]),
+                                 hn::RearrangeToOddPlusEven(acc[kPart * k + kPart - 1], odd[kPart * k + kPart - 1])),
+                  d32, t + k * N);
+      for (size_t i = 0; i < rows - r0; ++i) finish(r0 + i, t[i]);
     }
   }
 #endif
@@ -979,53 +1042,64 @@ HWY_NOINLINE void MatVecQ8Q8PanelsAcc(const int8_t* P, const float* scale, size_
 }
 
 // Y[t] = scale * xs[t] * (W8 xq[t]) (+ bias) for n positions, W8 in int8 panels; xq[t] at
-// xq + t * stride (stride even; an odd last column is followed by a zero). As MatMulPanels: a pass
-// holds two vectors of a panel's rows for P positions; per column pair two widening loads of weights
-// and P broadcasts of (xq[c], xq[c + 1]) feed 2P pairwise multiply-adds, where the matvec kernel
-// spends a widening load on each. Integer sums are exact: outputs equal matvec_q8q8_panels'.
+// xq + t * stride (stride a multiple of G; columns past cols are zero). As MatMulPanels: a pass
+// holds two vectors of a panel's rows for P positions; per group of G columns two widening loads
+// of weights and P broadcasts of x's G values feed 2P pairwise multiply-adds, where the matvec
+// kernel spends a widening load on each (with AVX2 too: its byte multiply would need a vpsignb per
+// position). Integer sums are exact: outputs equal matvec_q8q8_panels'.
 template <size_t P>
 HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
-                                     size_t rows_left, size_t pairs, const int16_t* HWY_RESTRICT xq, size_t stride,
+                                     size_t rows_left, size_t groups, const int16_t* HWY_RESTRICT xq, size_t stride,
                                      const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
                                      float* HWY_RESTRICT Y, size_t rows) {
+  constexpr size_t G = ops::kPanelColsQ8;
 #if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: one position at a time
   for (size_t p = 0; p < P; ++p)
-    MatVecQ8Q8PanelsImpl<false>(panel, scale, rows_left, 2 * pairs, xq + p * stride, xs[p], bias, Y + p * rows);
+    MatVecQ8Q8PanelsImpl<false>(panel, scale, rows_left, G * groups, xq + p * stride, xs[p], bias, Y + p * rows);
 #else
   constexpr size_t kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
   const hn::Rebind<float, decltype(d32)> df;
-  constexpr size_t N = hn::MaxLanes(d32);
-  static_assert(kRows % (2 * N) == 0, "a panel is whole passes");
-  for (size_t h = 0; h < rows_left; h += 2 * N) {
-    hn::Vec<decltype(d32)> a[P], b[P], oa[P], ob[P];
+  constexpr size_t N = hn::MaxLanes(d32), kPart = G / 2, R = N / kPart;  // R rows per vector
+  static_assert(kRows % (2 * R) == 0, "a panel is whole passes");
+  using Vec32 = hn::Vec<decltype(d32)>;
+  for (size_t h = 0; h < rows_left; h += 2 * R) {
+    Vec32 a[P], b[P], oa[P], ob[P];
     for (size_t p = 0; p < P; ++p) a[p] = b[p] = oa[p] = ob[p] = hn::Zero(d32);
-    const int8_t* w = panel + 2 * h;  // in a column pair, row i's two weights at 2i
-    for (size_t c = 0; c < pairs; ++c, w += 2 * kRows) {
+    const int8_t* w = panel + G * h;  // in a group, row i's G weights at G i
+    for (size_t c = 0; c < groups; ++c, w += G * kRows) {
       const auto w0 = LoadWiden8(d16, w), w1 = LoadWiden8(d16, w + 2 * N);
       for (size_t p = 0; p < P; ++p) {
-        int32_t pair;  // one 32-bit load and broadcast
-        std::memcpy(&pair, xq + p * stride + 2 * c, sizeof(pair));
-        const auto xv = hn::BitCast(d16, hn::Set(d32, pair));
+        hn::Vec<decltype(d16)> xv;  // one load and broadcast of x's G values
+        if constexpr (G == 2) {
+          int32_t pair;
+          std::memcpy(&pair, xq + p * stride + G * c, sizeof(pair));
+          xv = hn::BitCast(d16, hn::Set(d32, pair));
+        } else {
+          int64_t quad;
+          std::memcpy(&quad, xq + p * stride + G * c, sizeof(quad));
+          xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
+        }
         a[p] = hn::ReorderWidenMulAccumulate(d32, w0, xv, a[p], oa[p]);
         b[p] = hn::ReorderWidenMulAccumulate(d32, w1, xv, b[p], ob[p]);
       }
     }
     for (size_t p = 0; p < P; ++p) {
-      const auto sa = hn::RearrangeToOddPlusEven(a[p], oa[p]), sb = hn::RearrangeToOddPlusEven(b[p], ob[p]);
+      const Vec32 sa = hn::RearrangeToOddPlusEven(a[p], oa[p]), sb = hn::RearrangeToOddPlusEven(b[p], ob[p]);
+      // 2R rows: with kPart = 1 sa then sb, with kPart = 2 one vector of both
+      Vec32 sums[2] = {RowSums<kPart>(d32, sa, sb), sb};
       float* y = Y + p * rows + h;
-      if (rows_left - h >= 2 * N) {
+      if (rows_left - h >= 2 * R) {
         const auto vxs = hn::Set(df, xs[p]);
-        auto v0 = hn::Mul(hn::ConvertTo(df, sa), hn::Mul(hn::LoadU(df, scale + h), vxs));
-        auto v1 = hn::Mul(hn::ConvertTo(df, sb), hn::Mul(hn::LoadU(df, scale + h + N), vxs));
-        if (bias) v0 = hn::Add(v0, hn::LoadU(df, bias + h)), v1 = hn::Add(v1, hn::LoadU(df, bias + h + N));
-        hn::StoreU(v0, df, y);
-        hn::StoreU(v1, df, y + N);
+        for (size_t k = 0; k < 2 / kPart; ++k) {
+          auto v = hn::Mul(hn::ConvertTo(df, sums[k]), hn::Mul(hn::LoadU(df, scale + h + k * N), vxs));
+          if (bias) v = hn::Add(v, hn::LoadU(df, bias + h + k * N));
+          hn::StoreU(v, df, y + k * N);
+        }
       } else {  // the last panel's rows that exist
         HWY_ALIGN int32_t t[2 * N];
-        hn::Store(sa, d32, t);
-        hn::Store(sb, d32, t + N);
+        for (size_t k = 0; k < 2 / kPart; ++k) hn::Store(sums[k], d32, t + k * N);
         for (size_t i = 0; i < rows_left - h; ++i) {
           const float v = float(t[i]) * (scale[h + i] * xs[p]);
           y[i] = bias ? v + bias[h + i] : v;
@@ -1039,14 +1113,14 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
                                    size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
                                    const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
                                    float* HWY_RESTRICT Y) {
-  constexpr size_t kRows = ops::kPanelRows;
-  const size_t pairs = (cols + 1) / 2;
+  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
+  const size_t groups = (cols + G - 1) / G;
   // 2P sums: P = 6 spilled sums natively (GCC loads the six broadcasts first) and was no faster
   // than a pass per position; in wasm 4 ran 1.3x (5: 1.15-1.25x). Natively 5 ran 1.16-1.32x the
   // per-position kernel compiled alone, 0.76-0.97x in the library build: no clear gain there.
   ForPositionBlocks<HWY_TARGET == HWY_WASM ? 4 : 5>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
-      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * 2 * pairs, scale + r, std::min(kRows, rows - r), pairs,
+      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * G * groups, scale + r, std::min(kRows, rows - r), groups,
                                                xq + t * stride, stride, xs + t, bias ? bias + r : nullptr,
                                                Y + t * rows + r, rows);
   });

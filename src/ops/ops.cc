@@ -99,14 +99,15 @@ void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
 }
 
 size_t panel_bytes_q8(size_t rows, size_t cols) {
-  return panel_count(rows) * kPanelRows * ((cols + 1) / 2 * 2);
+  return panel_count(rows) * kPanelRows * ((cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8);
 }
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels) {
-  const size_t pairs = (cols + 1) / 2;
+  constexpr size_t G = kPanelColsQ8;
+  const size_t groups = (cols + G - 1) / G;
   std::fill(panels, panels + panel_bytes_q8(rows, cols), int8_t(0));
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; ++c)
-      panels[((r / kPanelRows * pairs + c / 2) * kPanelRows + r % kPanelRows) * 2 + c % 2] = W8[r * cols + c];
+      panels[((r / kPanelRows * groups + c / G) * kPanelRows + r % kPanelRows) * G + c % G] = W8[r * cols + c];
 }
 void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
                         const float* bias, float* y) {
@@ -288,18 +289,18 @@ void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, b
   parallel_for(W.rows, 4, q8_rows, &m);
 }
 
-// Every position quantized (rows of xq padded to an even length with a zero), then the positions
-// through the panels together; split across threads by positions when there is enough work (int8
-// multiply-adds cost about a quarter of float32 ones, as in q8_product).
+// Every position quantized (rows of xq padded with zeros to whole groups of kPanelColsQ8), then
+// the positions through the panels together; split across threads by positions when there is
+// enough work (int8 multiply-adds cost about a quarter of float32 ones, as in q8_product).
 void q8_panel_matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
-  const size_t stride = (W.cols + 1) / 2 * 2;
+  const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
   thread_local std::vector<int16_t> xq;
   thread_local std::vector<float> xs;
   if (xq.size() < n * stride) xq.resize(n * stride);
   if (xs.size() < n) xs.resize(n);
   for (size_t t = 0; t < n; ++t) {
     xs[t] = quantize_vector_q8(X + t * W.cols, W.cols, xq.data() + t * stride);
-    if (stride > W.cols) xq[t * stride + W.cols] = 0;
+    std::fill(xq.begin() + t * stride + W.cols, xq.begin() + (t + 1) * stride, int16_t(0));
   }
   struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq.data(), stride, xs.data(), bias, Y};
   auto positions = [](size_t b, size_t e, void* p) {

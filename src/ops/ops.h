@@ -83,8 +83,16 @@ void matvec_panels(const float* panels, size_t rows, size_t cols, const float* x
 void matvec_panels_acc(const float* panels, size_t rows, size_t cols, const float* x, float* y);
 // Y = X W^T (+ bias) as matmul, with W packed.
 void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y);
-// int8 weights likewise (pack_panels_q8): per panel, column pairs in order, each row's two weights
-// side by side (an odd last column paired with a zero); the int8 x int8 products on them.
+// int8 weights likewise (pack_panels_q8): per panel, groups of kPanelColsQ8 columns in order, each
+// row's weights of a group side by side (the last group padded with zeros); the int8 x int8
+// products on them. Four columns natively, where AVX2 multiplies bytes and sums a row's four in one
+// 32-bit lane (vpmaddubsw, vpmaddwd; wavenet-20 native int8 1.2x over pairs widened to int16); two
+// in wasm, whose pairwise multiply-add of int16 lanes sums a pair (four would need twice the sums).
+#if defined(__EMSCRIPTEN__)
+inline constexpr size_t kPanelColsQ8 = 2;
+#else
+inline constexpr size_t kPanelColsQ8 = 4;
+#endif
 size_t panel_bytes_q8(size_t rows, size_t cols);
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels);
 void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
@@ -92,7 +100,8 @@ void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, s
 void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
                             float xs, float* y);
 // n positions at once: Y[t] = scale * xs[t] * (W8 xq[t]) (+ bias), xq[t] at xq + t * stride (stride
-// even, an odd last column followed by a zero). Each position's outputs equal matvec_q8q8_panels'.
+// a multiple of kPanelColsQ8, columns past cols zero). Each position's outputs equal
+// matvec_q8q8_panels'.
 void matmul_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
                         size_t stride, const float* xs, size_t n, const float* bias, float* Y);
 

@@ -50,9 +50,9 @@ Roofline measure_roofline() {
     best = std::max(best, double(iters) * calls * fma_peak_flops() / (now() - t0) / 1e9);
   }
   r.peak_gflops = best;
-  // int8: the better of the kernels themselves on L1-resident data: matvec on 32 x 512 weights
-  // (16 KiB) and the panel matmul, whose positions share each widening load of weights, on 32 x 256
-  // (8 KiB) for 20 positions (10 KiB of activations). Many short calls.
+  // int8: the best of the kernels themselves on L1-resident data: matvec on 32 x 512 weights
+  // (16 KiB), row-major and on panels, and the panel matmul, whose positions share each widening
+  // load of weights, on 32 x 256 (8 KiB) for 20 positions (10 KiB of activations). Many short calls.
   const size_t rows = 32, cols = 512, products = 20'000;
   std::vector<int8_t> q(rows * cols);
   std::vector<int16_t> xq(cols);
@@ -63,6 +63,15 @@ Roofline measure_roofline() {
   for (int rep = 0; rep < 5; ++rep) {
     const double t0 = now();
     for (size_t c = 0; c < products; ++c) matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data());
+    sink = sink + y[0];
+    best = std::max(best, double(rows * cols) * products / (now() - t0) / 1e9);
+  }
+  std::vector<int8_t> vpanels(panel_bytes_q8(rows, cols));
+  pack_panels_q8(q.data(), rows, cols, vpanels.data());
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = now();
+    for (size_t c = 0; c < products; ++c)
+      matvec_q8q8_panels(vpanels.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data());
     sink = sink + y[0];
     best = std::max(best, double(rows * cols) * products / (now() - t0) / 1e9);
   }

@@ -183,7 +183,7 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
           ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
           CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
         }
-        // On panels (odd column counts pair their last column with a zero), in row blocks too.
+        // On panels (a last group of columns short of kPanelColsQ8 padded with zeros), in row blocks too.
         std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols), int8_t(-1));
         ops::pack_panels_q8(q.data(), rows, cols, P.data());
         ops::matvec_q8q8_panels(P.data(), scale.data(), rows, cols, xq.data(), xs, b.data(), ym.data());
@@ -222,11 +222,20 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
         for (size_t r = 0; r < rows; ++r)
           for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(pattern(int(r % 4), c + r / 4, seed));
         std::vector<float> scale(rows, 1.f), y(rows);
-        ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
-        for (size_t r = 0; r < rows; ++r) {
-          int64_t s = 0;
-          for (size_t c = 0; c < cols; ++c) s += int64_t(q[r * cols + c]) * xq[c];
-          CHECK_MESSAGE(y[r] == float(s), rows << "x" << cols << " row " << r << " x pattern " << xkind);
+        std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols));
+        ops::pack_panels_q8(q.data(), rows, cols, P.data());
+        for (bool panels : {false, true}) {
+          if (panels) {
+            ops::matvec_q8q8_panels(P.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
+          } else {
+            ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
+          }
+          for (size_t r = 0; r < rows; ++r) {
+            int64_t s = 0;
+            for (size_t c = 0; c < cols; ++c) s += int64_t(q[r * cols + c]) * xq[c];
+            CHECK_MESSAGE(y[r] == float(s), rows << "x" << cols << " row " << r << " x pattern " << xkind
+                                                  << (panels ? " panels" : ""));
+          }
         }
       }
     }
