@@ -23,7 +23,7 @@ buffer of its working set, `argen roofline BYTES` read as four sequential stream
 how much stays in cache is measured, not assumed; on this shared host 16 MiB already reads near
 DRAM speed though lscpu says 32 MiB of L3) and doing its multiply-adds at the peak (float32:
 independent multiply-adds on registers, FMAs natively, multiplies and adds in wasm, which has no
-fused one; int8: the q8 x q8 kernel itself on an L1 matrix, not the instruction set's limit). int8 rows
+fused one; int8: the fastest q8 x q8 kernel itself on L1 data, not the instruction set's limit). int8 rows
 read one byte per weight and do int8 multiply-adds in the weight phases; attention stays float32.
 The element's bound is the sum over its phases, and the fraction shown is bound time x measured
 rate: 100% would be every phase at its own limit.

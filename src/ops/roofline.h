@@ -10,9 +10,9 @@ struct Roofline {
   double cache_gbps = 0;   // 8 MiB buffer, read repeatedly (L3 here)
   double memory_gbps = 0;  // 256 MiB buffer (DRAM)
   double peak_gflops = 0;  // float32 multiply-adds on registers (FMAs natively, multiplies and adds in wasm)
-  double peak_int8_gmacs = 0;  // int8 x int8 multiply-adds: the better of matvec_q8q8 and
-                               // matmul_q8q8_panels on L1-resident data (their widening loads and
-                               // multiply-adds, not memory, bind them there)
+  double peak_int8_gmacs = 0;  // int8 x int8 multiply-adds: the best of matvec_q8q8,
+                               // matvec_q8q8_panels and matmul_q8q8_panels on L1-resident data
+                               // (their loads and multiply-adds, not memory, bind them there)
   std::string simd;
 };
 Roofline measure_roofline();
