@@ -735,6 +735,35 @@ HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
 #endif
 }
 
+#if HWY_TARGET == HWY_AVX2
+// x's first n values (int8 in int16 lanes) as bytes for vpmaddubsw, which multiplies unsigned by
+// signed bytes: x itself (whose sign vpsignb moves onto the weights) and |x|, zeros up to padded.
+// In a per-thread buffer that only grows (valid until this thread's next call).
+struct XBytes {
+  const int8_t* sign;
+  const int8_t* abs;
+};
+HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
+  thread_local std::vector<int8_t> buffer;
+  if (buffer.size() < 2 * padded) buffer.resize(2 * padded);
+  int8_t* HWY_RESTRICT sign = buffer.data();
+  int8_t* HWY_RESTRICT abs = buffer.data() + padded;
+  const hn::ScalableTag<int16_t> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  size_t c = 0;
+  for (; c + hn::Lanes(d16) <= n; c += hn::Lanes(d16)) {
+    const auto v = hn::LoadU(d16, xq + c);
+    hn::StoreU(hn::DemoteTo(d8, v), d8, sign + c);
+    hn::StoreU(hn::DemoteTo(d8, hn::Abs(v)), d8, abs + c);
+  }
+  for (; c < padded; ++c) {
+    const int16_t v = c < n ? xq[c] : 0;
+    sign[c] = int8_t(v), abs[c] = int8_t(v < 0 ? -v : v);
+  }
+  return {sign, abs};
+}
+#endif
+
 // int8 x int8: W8 as above, x already quantized (xq: int8 values in int16 lanes, x ~ xs * xq).
 // y = scale * xs * (W8 xq) (+ bias), or y += that. Integer products summed exactly in int32
 // (|sum| <= 127 * 127 * cols: exact below 133,000 columns); per lane group one widening int8 ->
@@ -782,15 +811,7 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   // ones to int32: per row and 32 columns four instructions where widening took six
   // (microbenchmark on the models' matrices: 1.1-1.3x). |x| and x as bytes are made per call.
   const size_t cols_vec2 = cols - cols % (2 * N);
-  thread_local std::vector<int8_t> xbytes;
-  if (xbytes.size() < 2 * cols_vec2) xbytes.resize(2 * cols_vec2);
-  int8_t* HWY_RESTRICT xsign = xbytes.data();
-  int8_t* HWY_RESTRICT xabs = xbytes.data() + cols_vec2;
-  for (size_t c = 0; c < cols_vec2; c += N) {
-    const auto xv = hn::LoadU(d16, xq + c);
-    hn::StoreU(hn::DemoteTo(d8, xv), d8, xsign + c);
-    hn::StoreU(hn::DemoteTo(d8, hn::Abs(xv)), d8, xabs + c);
-  }
+  const XBytes xb = SignAndAbsBytes(xq, cols_vec2, cols_vec2);
   const auto ones = hn::Set(d16, int16_t(1));
   auto product_pairs = [&](__m256i xa, __m256i xsg, const int8_t* w) {
     const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
@@ -844,8 +865,8 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     }
 #elif HWY_TARGET == HWY_AVX2
     for (; c0 < cols_vec2; c0 += 2 * N) {
-      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xabs + c0));
-      const __m256i xsg = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xsign + c0));
+      const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.abs + c0));
+      const __m256i xsg = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.sign + c0));
       a0 = hn::ReorderWidenMulAccumulate(d32, product_pairs(xa, xsg, w0 + c0), ones, a0, o0);
       a1 = hn::ReorderWidenMulAccumulate(d32, product_pairs(xa, xsg, w1 + c0), ones, a1, o1);
       a2 = hn::ReorderWidenMulAccumulate(d32, product_pairs(xa, xsg, w2 + c0), ones, a2, o2);
@@ -944,32 +965,15 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   const hn::Repartition<int16_t, decltype(d32)> d16;
   const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32);
-  // x's groups: G int16 values (int8 bytes on AVX2), the last padded with zeros.
-  HWY_ALIGN int16_t last[4] = {0, 0, 0, 0};
-  for (size_t c = (groups - 1) * G; c < cols; ++c) last[c % G] = xq[c];
 #if HWY_TARGET == HWY_AVX2
   static_assert(G == 4 && N == 8, "AVX2: 8 rows x 4 columns per vector");
   constexpr size_t kPart = 1, V = kRows / N;
-  thread_local std::vector<int8_t> xbytes;  // |x| then x, as bytes, per call
-  if (xbytes.size() < 2 * G * groups) xbytes.resize(2 * G * groups);
-  int8_t* HWY_RESTRICT xabs = xbytes.data();
-  int8_t* HWY_RESTRICT xsign = xbytes.data() + G * groups;
-  const hn::ScalableTag<int16_t> dx;
-  const hn::Rebind<int8_t, decltype(dx)> dx8;
-  const size_t full = groups ? (groups - 1) * G : 0, NX = hn::Lanes(dx);
-  size_t c = 0;
-  for (; c + NX <= full; c += NX) {
-    const auto v = hn::LoadU(dx, xq + c);
-    hn::StoreU(hn::DemoteTo(dx8, v), dx8, xsign + c);
-    hn::StoreU(hn::DemoteTo(dx8, hn::Abs(v)), dx8, xabs + c);
-  }
-  for (; c < G * groups; ++c) {
-    const int16_t v = c < full ? xq[c] : last[c % G];
-    xsign[c] = int8_t(v), xabs[c] = int8_t(v < 0 ? -v : v);
-  }
+  const XBytes xb = SignAndAbsBytes(xq, cols, G * groups);  // the last group padded with zeros
   const auto ones = hn::Set(d16, int16_t(1));
 #else
   constexpr size_t kPart = G / 2, V = kRows * kPart / N;
+  HWY_ALIGN int16_t last[4] = {0, 0, 0, 0};  // x's last group, padded with zeros
+  for (size_t c = (groups - 1) * G; c < cols; ++c) last[c % G] = xq[c];
 #endif
   static_assert(V * N == kRows * kPart && V % kPart == 0, "a panel is whole vectors");
   const auto vxs = hn::Set(df, xs);
@@ -980,8 +984,8 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
 #if HWY_TARGET == HWY_AVX2
     for (size_t g = 0; g < groups; ++g, p += G * kRows) {
       int32_t a, s;  // one 32-bit load and broadcast each
-      std::memcpy(&a, xabs + G * g, 4);
-      std::memcpy(&s, xsign + G * g, 4);
+      std::memcpy(&a, xb.abs + G * g, 4);
+      std::memcpy(&s, xb.sign + G * g, 4);
       const __m256i xa = _mm256_set1_epi32(a), xsg = _mm256_set1_epi32(s);
       for (size_t k = 0; k < V; ++k) {
         const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4 * k * N));
