@@ -764,6 +764,19 @@ HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size
 }
 #endif
 
+// One output of an int8 x int8 product from its integer sum: y[row] = s * scale[row] * xs
+// (+ bias[row]), or y[row] += that.
+template <bool kAccumulate>
+HWY_INLINE void StoreQ8Sum(float* HWY_RESTRICT y, const float* HWY_RESTRICT scale, float xs,
+                           const float* HWY_RESTRICT bias, size_t row, int32_t s) {
+  const float v = float(s) * (scale[row] * xs);
+  if (kAccumulate) {
+    y[row] += v;
+  } else {
+    y[row] = bias ? v + bias[row] : v;
+  }
+}
+
 // int8 x int8: W8 as above, x already quantized (xq: int8 values in int16 lanes, x ~ xs * xq).
 // y = scale * xs * (W8 xq) (+ bias), or y += that. Integer products summed exactly in int32
 // (|sum| <= 127 * 127 * cols: exact below 133,000 columns); per lane group one widening int8 ->
@@ -823,14 +836,7 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     for (; c < cols; ++c) s += int32_t(w[c]) * xq[c];
     return s;
   };
-  auto finish = [&](size_t row, int32_t s) {
-    const float v = float(s) * (scale[row] * xs);
-    if (kAccumulate) {
-      y[row] += v;
-    } else {
-      y[row] = bias ? v + bias[row] : v;
-    }
-  };
+  auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
 #if HWY_TARGET != HWY_SCALAR
   const size_t groups = rows / 4;
   const hn::CappedTag<int32_t, 4> d4;
@@ -944,14 +950,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
                                      const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G;
-  auto finish = [&](size_t row, int32_t s) {
-    const float v = float(s) * (scale[row] * xs);
-    if (kAccumulate) {
-      y[row] += v;
-    } else {
-      y[row] = bias ? v + bias[row] : v;
-    }
-  };
+  auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
 #if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: plain loops
   for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
     for (size_t i = 0; i < std::min(kRows, rows - r0); ++i) {
@@ -1104,10 +1103,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
       } else {  // the last panel's rows that exist
         HWY_ALIGN int32_t t[2 * N];
         for (size_t k = 0; k < 2 / kPart; ++k) hn::Store(sums[k], d32, t + k * N);
-        for (size_t i = 0; i < rows_left - h; ++i) {
-          const float v = float(t[i]) * (scale[h + i] * xs[p]);
-          y[i] = bias ? v + bias[h + i] : v;
-        }
+        for (size_t i = 0; i < rows_left - h; ++i) StoreQ8Sum<false>(Y + p * rows, scale, xs[p], bias, h + i, t[i]);
       }
     }
   }

@@ -60,33 +60,30 @@ Roofline measure_roofline() {
   for (size_t i = 0; i < q.size(); ++i) q[i] = int8_t(int(i * 37 % 255) - 127);
   for (size_t i = 0; i < cols; ++i) xq[i] = int16_t(int(i * 11 % 255) - 127);
   best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    const double t0 = now();
-    for (size_t c = 0; c < products; ++c) matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data());
-    sink = sink + y[0];
-    best = std::max(best, double(rows * cols) * products / (now() - t0) / 1e9);
-  }
+  auto time_int8 = [&](double macs_per_call, size_t calls, auto call) {
+    for (int rep = 0; rep < 5; ++rep) {
+      const double t0 = now();
+      for (size_t c = 0; c < calls; ++c) call();
+      best = std::max(best, macs_per_call * calls / (now() - t0) / 1e9);
+    }
+  };
+  time_int8(double(rows * cols), products,
+            [&] { matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data()); });
   std::vector<int8_t> vpanels(panel_bytes_q8(rows, cols));
   pack_panels_q8(q.data(), rows, cols, vpanels.data());
-  for (int rep = 0; rep < 5; ++rep) {
-    const double t0 = now();
-    for (size_t c = 0; c < products; ++c)
-      matvec_q8q8_panels(vpanels.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data());
-    sink = sink + y[0];
-    best = std::max(best, double(rows * cols) * products / (now() - t0) / 1e9);
-  }
+  time_int8(double(rows * cols), products,
+            [&] { matvec_q8q8_panels(vpanels.data(), scale.data(), rows, cols, xq.data(), 1e-3f, nullptr, y.data()); });
+  sink = sink + y[0];
   const size_t mcols = 256, n = 20, matmuls = 2'000;
   std::vector<int8_t> panels(panel_bytes_q8(rows, mcols));
   pack_panels_q8(q.data(), rows, mcols, panels.data());
   std::vector<int16_t> X(n * mcols);
   std::vector<float> xs(n, 1e-3f), Y(n * rows);
   for (size_t i = 0; i < X.size(); ++i) X[i] = int16_t(int(i * 13 % 255) - 127);
-  for (int rep = 0; rep < 5; ++rep) {
-    const double t0 = now();
-    for (size_t c = 0; c < matmuls; ++c) matmul_q8q8_panels(panels.data(), scale.data(), rows, mcols, X.data(), mcols, xs.data(), n, nullptr, Y.data());
-    sink = sink + Y[0];
-    best = std::max(best, double(rows * mcols * n) * matmuls / (now() - t0) / 1e9);
-  }
+  time_int8(double(rows * mcols * n), matmuls, [&] {
+    matmul_q8q8_panels(panels.data(), scale.data(), rows, mcols, X.data(), mcols, xs.data(), n, nullptr, Y.data());
+  });
+  sink = sink + Y[0];
   r.peak_int8_gmacs = best;
   r.simd = simd_target();
   return r;
