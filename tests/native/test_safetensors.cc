@@ -200,3 +200,21 @@ TEST_CASE("weights stay 64-byte aligned: from aligned files, converted tensors a
   CHECK(aligned(static_cast<const ops::Matrix&>(built).f32));
   CHECK(aligned(static_cast<const ops::Matrix&>(q8).q8));
 }
+
+TEST_CASE("large weight buffers sit on 2 MB boundaries natively (Linux), where huge pages can back them") {
+  auto offset = [](const void* p, size_t to) { return reinterpret_cast<uintptr_t>(p) % to; };
+  const AlignedVector<int8_t> small(100000), large(size_t(3) << 20);
+  const AlignedVector<float> large_f32(size_t(1) << 19);  // exactly 2 MB
+  CHECK(offset(small.data(), 64) == 0);
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+  CHECK(offset(large.data(), size_t(1) << 21) == 0);
+  CHECK(offset(large_f32.data(), size_t(1) << 21) == 0);
+#else
+  CHECK(offset(large.data(), 64) == 0);
+#endif
+  // An int8 matrix of 2 MB or more gets its codes there too (quantized into such a buffer).
+  const Weight q8(std::vector<float>(size_t(2048) * 1024, 0.25f), 2048, 1024, true);
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+  CHECK(offset(static_cast<const ops::Matrix&>(q8).q8, size_t(1) << 21) == 0);
+#endif
+}
