@@ -89,6 +89,29 @@ bool any_nonfinite(const float* x, size_t n) {
 }
 }  // namespace
 
+void* ModelFile::alloc(size_t bytes) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alloc_locked(bytes);
+}
+
+void* ModelFile::alloc_locked(size_t bytes) const {
+  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+#ifdef ARGEN_HUGE_PAGES
+  constexpr size_t kChunk = size_t(8) << 20;
+  if (bytes < kChunk) {
+    if (chunk_left_ < bytes) {
+      memory_.emplace_back(kChunk);
+      chunk_ = memory_.back().data(), chunk_left_ = kChunk;
+    }
+    void* p = chunk_;
+    chunk_ += bytes, chunk_left_ -= bytes;
+    return p;
+  }
+#endif
+  memory_.emplace_back(bytes);
+  return memory_.back().data();
+}
+
 Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape) const {
   const TensorInfo* t = st_.find(name);
   if (!t) throw error("tensor '" + name + "' is missing (expected shape " + shape_to_string(shape) + ")");
@@ -105,8 +128,7 @@ Tensor ModelFile::get(const std::string& name, const std::vector<int64_t>& shape
                   " bytes: the model would use " + std::to_string(need) + " bytes (file " + std::to_string(file_size()) +
                   " + converted weights), over the memory limit of " + std::to_string(opts_.memory_limit) + " bytes");
     converted_bytes_ += uint64_t(n) * sizeof(float);
-    converted_.emplace_back(n);
-    float* dst = converted_.back().data();
+    float* dst = static_cast<float*>(alloc_locked(n * sizeof(float)));
     for (size_t i = 0; i < n; ++i) dst[i] = fn(i);
     out.data = dst;
   };

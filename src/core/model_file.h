@@ -1,7 +1,6 @@
 // A model file: safetensors + argen metadata (format, arch, modality, config, tokenizer).
 // Float tensors are used in place when they are F32 and aligned; F16/BF16 are converted once.
 #pragma once
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,6 +75,12 @@ class ModelFile {
 
   Error error(const std::string& what) const { return Error(source() + ": " + what); }
 
+  // Memory for what is made from the file's tensors (float32 copies of F16/BF16 ones; int8 codes,
+  // scales and packed panels; matrices a model builds): 64-byte aligned, freed with the ModelFile.
+  // Natively it is cut from chunks of 8 MB or more, which core/aligned.h puts on huge pages, so a
+  // model's weights take few TLB entries; in wasm each request is a buffer of its own.
+  void* alloc(size_t bytes) const;
+
  private:
   ModelFile(SafeTensors st, const LoadOptions& opts);
   SafeTensors st_;
@@ -83,9 +88,14 @@ class ModelFile {
   std::string arch_, modality_;
   bool int8_ = false;
   nlohmann::json config_, tokenizer_;
-  mutable std::mutex mu_;                               // guards converted_
-  mutable std::deque<AlignedVector<float>> converted_;  // F16/BF16/unaligned copies
-  mutable uint64_t converted_bytes_ = 0;
+  void* alloc_locked(size_t bytes) const;
+  mutable std::mutex mu_;                               // guards the members below
+  mutable std::vector<AlignedVector<uint8_t>> memory_;  // every buffer alloc() made
+  mutable uint64_t converted_bytes_ = 0;                // of float32 copies (LoadOptions::memory_limit)
+#ifdef ARGEN_HUGE_PAGES
+  mutable uint8_t* chunk_ = nullptr;  // where requests under 8 MB are cut from
+  mutable size_t chunk_left_ = 0;
+#endif
 };
 
 std::string shape_to_string(const std::vector<int64_t>& s);

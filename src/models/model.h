@@ -66,10 +66,12 @@ class Model {
   }
   // A weight the model multiplies by: the named tensor as a [shape[0] x rest] matrix, in the
   // file's weight type (int8 when the file is, or when loaded with LoadOptions::int8).
-  Weight matrix(const std::string& name, const std::vector<int64_t>& shape) { return Weight(weight(name, shape), file_->int8()); }
+  Weight matrix(const std::string& name, const std::vector<int64_t>& shape) {
+    return Weight(*file_, weight(name, shape), file_->int8());
+  }
   // A matrix the model built from tensors (a convolution's, concatenated ones), likewise.
-  Weight matrix(std::vector<float> data, size_t rows, size_t cols) const {
-    return Weight(std::move(data), rows, cols, file_->int8());
+  Weight matrix(const std::vector<float>& data, size_t rows, size_t cols) const {
+    return Weight(*file_, data, rows, cols, file_->int8());
   }
   // Fills info_ from the file (arch, modality, name, description) and the given sizes.
   void describe(int vocab_size, int context_length) {

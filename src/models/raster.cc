@@ -37,7 +37,7 @@ RasterModel::RasterModel(std::shared_ptr<const ModelFile> f, int features) : Mod
 
 Weight RasterModel::conv(const std::string& name, const std::vector<int64_t>& shape, bool int8) {
   const Tensor t = weight(name, shape);
-  return Weight(conv_matrix(t), size_t(shape[0]), t.size() / size_t(shape[0]), int8 && file_->int8());
+  return Weight(*file_, conv_matrix(t), size_t(shape[0]), t.size() / size_t(shape[0]), int8 && file_->int8());
 }
 
 void RasterModel::init_state(RasterState& s) const {

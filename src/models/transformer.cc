@@ -198,7 +198,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
         blocks_.push_back(std::move(b));
       }
       norm_w_ = weight("norm.weight", {D});
-      head_ = c.tied ? Weight(embed_, file_->int8()) : matrix("output.weight", {c.V, D});
+      head_ = c.tied ? Weight(*file_, embed_, file_->int8()) : matrix("output.weight", {c.V, D});
     } else {
       embed_ = weight("transformer.wte.weight", {c.V, D});
       wpe_ = weight("transformer.wpe.weight", {c.T, D});
@@ -222,7 +222,7 @@ class Transformer : public CachedModel<Transformer, TransformerState> {
       }
       norm_w_ = weight("transformer.ln_f.weight", {D});
       norm_b_ = opt("transformer.ln_f.bias", D);
-      head_ = c.tied ? Weight(embed_, file_->int8()) : matrix("lm_head.weight", {c.V, D});
+      head_ = c.tied ? Weight(*file_, embed_, file_->int8()) : matrix("lm_head.weight", {c.V, D});
     }
   }
 

@@ -165,8 +165,8 @@ class WaveNet : public Model {
         std::copy_n(dilated.data() + o * 2 * R, R, past.data() + o * R);
         std::copy_n(dilated.data() + o * 2 * R + R, R, cur.data() + o * R);
       }
-      y.past = matrix(std::move(past), D2, R);
-      y.cur = matrix(std::move(cur), D2, R);
+      y.past = matrix(past, D2, R);
+      y.cur = matrix(cur, D2, R);
       y.dilated_b = weight(p + "dilated.bias", {D2});
       y.res = matrix(p + "res.weight", {R, D_, 1});
       y.res_b = weight(p + "res.bias", {R});

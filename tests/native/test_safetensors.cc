@@ -196,25 +196,37 @@ TEST_CASE("weights stay 64-byte aligned: from aligned files, converted tensors a
   CHECK(aligned(mapped->get("a", {4, 16}).data));
   std::remove(path.c_str());
   // Matrices a model builds, and int8 codes.
-  const Weight built(std::vector<float>(4 * 16, 0.5f), 4, 16, false), q8(mf->get("a", {4, 16}), true);
+  const Weight built(*mf, std::vector<float>(4 * 16, 0.5f), 4, 16, false), q8(*mf, mf->get("a", {4, 16}), true);
   CHECK(aligned(static_cast<const ops::Matrix&>(built).f32));
   CHECK(aligned(static_cast<const ops::Matrix&>(q8).q8));
 }
 
-TEST_CASE("large weight buffers sit on 2 MB boundaries natively (Linux), where huge pages can back them") {
+TEST_CASE("large buffers sit on 2 MB boundaries natively (Linux), and a model's weights share them") {
   auto offset = [](const void* p, size_t to) { return reinterpret_cast<uintptr_t>(p) % to; };
   const AlignedVector<int8_t> small(100000), large(size_t(3) << 20);
   const AlignedVector<float> large_f32(size_t(1) << 19);  // exactly 2 MB
   CHECK(offset(small.data(), 64) == 0);
+  // What models make from a file (int8 codes and scales, panels) comes from the file's memory.
+  std::string h = R"({"__metadata__":{"format":"argen/1","arch":"rnn","modality":"text","config":"{}"})"
+                  R"(,"a":{"dtype":"F32","shape":[4,16],"data_offsets":[0,256]}})";
+  h.append((64 - (8 + h.size()) % 64) % 64, ' ');
+  const auto v = raw(h, 256);
+  auto mf = ModelFile::from_bytes(Bytes::from_vector(AlignedVector<uint8_t>(v.begin(), v.end())), "m.safetensors");
+  const Weight a(*mf, std::vector<float>(3 * 100, 0.25f), 3, 100, true), b(*mf, mf->get("a", {4, 16}), true);
+  const Weight c(*mf, std::vector<float>(size_t(2048) * 4096, 0.25f), 2048, 4096, true);  // 8 MB of codes
+  const ops::Matrix &ma = a, &mb = b, &mc = c;
+  for (const void* p : {(const void*)ma.q8, (const void*)ma.scale, (const void*)mb.q8, (const void*)mb.scale})
+    CHECK(offset(p, 64) == 0);
 #if defined(__linux__) && !defined(__EMSCRIPTEN__)
   CHECK(offset(large.data(), size_t(1) << 21) == 0);
   CHECK(offset(large_f32.data(), size_t(1) << 21) == 0);
+  // Small ones are cut one after another from one chunk on huge pages; 8 MB or more, a buffer each.
+  CHECK(offset(ma.q8, size_t(1) << 21) == 0);
+  CHECK(reinterpret_cast<const uint8_t*>(ma.scale) == reinterpret_cast<const uint8_t*>(ma.q8) + 320);
+  CHECK(reinterpret_cast<const uint8_t*>(mb.q8) == reinterpret_cast<const uint8_t*>(ma.scale) + 64);
+  CHECK(offset(mc.q8, size_t(1) << 21) == 0);
+  CHECK(reinterpret_cast<const uint8_t*>(mc.scale) == reinterpret_cast<const uint8_t*>(mb.scale) + 64);
 #else
   CHECK(offset(large.data(), 64) == 0);
-#endif
-  // An int8 matrix of 2 MB or more gets its codes there too (quantized into such a buffer).
-  const Weight q8(std::vector<float>(size_t(2048) * 1024, 0.25f), 2048, 1024, true);
-#if defined(__linux__) && !defined(__EMSCRIPTEN__)
-  CHECK(offset(static_cast<const ops::Matrix&>(q8).q8, size_t(1) << 21) == 0);
 #endif
 }
