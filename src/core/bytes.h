@@ -1,4 +1,4 @@
-// A read-only byte buffer that keeps its owner alive: a mapped file natively, a vector in wasm.
+// A read-only byte buffer that keeps its owner alive (a vector: a file is read whole).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +23,7 @@ struct Bytes {
     b.owner = owned;
     return b;
   }
-  // Maps the file read-only where the platform can (native), else reads it.
+  // Reads the whole file (natively into memory on huge pages where it is 2 MB or more).
   static Bytes from_file(const std::string& path);
 };
 

@@ -186,14 +186,14 @@ TEST_CASE("weights stay 64-byte aligned: from aligned files, converted tensors a
   auto mf = ModelFile::from_bytes(Bytes::from_vector(AlignedVector<uint8_t>(v.begin(), v.end())), "m.safetensors");
   CHECK(aligned(mf->get("a", {4, 16}).data));
   CHECK(aligned(mf->get("h", {3}).data));  // a converted copy
-  // Mapped from disk (natively).
+  // Read from disk.
   const std::string path = "aligned_test.safetensors";
   {
     std::ofstream f(path, std::ios::binary);
     f.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size()));
   }
-  auto mapped = ModelFile::open(path);
-  CHECK(aligned(mapped->get("a", {4, 16}).data));
+  auto from_disk = ModelFile::open(path);
+  CHECK(aligned(from_disk->get("a", {4, 16}).data));
   std::remove(path.c_str());
   // Matrices a model builds, and int8 codes.
   const Weight built(*mf, std::vector<float>(4 * 16, 0.5f), 4, 16, false), q8(*mf, mf->get("a", {4, 16}), true);
