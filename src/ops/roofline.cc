@@ -4,6 +4,7 @@
 #include <chrono>
 #include <vector>
 
+#include "core/aligned.h"
 #include "ops/ops.h"
 
 namespace argen::ops {
@@ -23,7 +24,7 @@ float (*volatile const fma_peak_fn)(size_t, float) = fma_peak;
 // The best of a few timed passes, each pass repeated until it spans >= 50 ms.
 double read_gbps(size_t bytes) {
   const size_t floats = std::max<size_t>(bytes / sizeof(float), 64);
-  std::vector<float> buf(floats, 1.0f);
+  AlignedVector<float> buf(floats, 1.0f);  // as weights are held: huge pages natively from 2 MB
   volatile float sink = 0;
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
