@@ -33,7 +33,7 @@ struct AlignedAllocator {
     const size_t bytes = n * sizeof(T);
     void* p = ::operator new(bytes, std::align_val_t(alignment_for(bytes)));
 #ifdef ARGEN_HUGE_PAGES
-    if (bytes >= kHugePage) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP, 4 KB pages
+    if (alignment_for(bytes) == kHugePage) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without THP, 4 KB pages
 #endif
     return static_cast<T*>(p);
   }

@@ -23,7 +23,7 @@ struct Bytes {
     b.owner = owned;
     return b;
   }
-  // Reads the whole file (natively into memory on huge pages where it is 2 MB or more).
+  // Reads the whole file (natively onto huge pages where it is 2 MB or more).
   static Bytes from_file(const std::string& path);
 };
 
