@@ -289,28 +289,6 @@ void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, b
   parallel_for(W.rows, 4, q8_rows, &m);
 }
 
-// Every position quantized (rows of xq padded with zeros to whole groups of kPanelColsQ8), then
-// the positions through the panels together; split across threads by positions when there is
-// enough work (int8 multiply-adds cost about a quarter of float32 ones, as in q8_product).
-void q8_panel_matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
-  const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
-  thread_local std::vector<int16_t> xq;
-  thread_local std::vector<float> xs;
-  if (xq.size() < n * stride) xq.resize(n * stride);
-  if (xs.size() < n) xs.resize(n);
-  for (size_t t = 0; t < n; ++t) {
-    xs[t] = quantize_vector_q8(X + t * W.cols, W.cols, xq.data() + t * stride);
-    std::fill(xq.begin() + t * stride + W.cols, xq.begin() + (t + 1) * stride, int16_t(0));
-  }
-  struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq.data(), stride, xs.data(), bias, Y};
-  auto positions = [](size_t b, size_t e, void* p) {
-    auto& c = *static_cast<Ctx*>(p);
-    matmul_q8q8_panels(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride, c.xs + b, e - b,
-                       c.bias, c.Y + b * c.W->rows);
-  };
-  if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
-  parallel_for(n, 2, positions, &c);
-}
 }  // namespace
 
 // float32 products of one vector take the panels in wasm only: natively they are bound by memory,
@@ -334,9 +312,34 @@ void matvec_acc(const Matrix& W, const float* x, float* y) {
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
   if (W.panels) return matmul_panels(W.panels, W.rows, W.cols, X, n, bias, Y);
   if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
-  if (W.q8_panels) return q8_panel_matmul(W, X, n, bias, Y);
-  // Larger int8 weights are a quarter of the bytes: re-reading them per position costs little.
-  for (size_t t = 0; t < n; ++t) q8_product(W, Vector{X + t * W.cols}, bias, Y + t * W.rows, false);
+  // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
+  const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
+  thread_local std::vector<int16_t> xq;
+  thread_local std::vector<float> xs;
+  if (xq.size() < n * stride) xq.resize(n * stride);
+  if (xs.size() < n) xs.resize(n);
+  for (size_t t = 0; t < n; ++t) {
+    xs[t] = quantize_vector_q8(X + t * W.cols, W.cols, xq.data() + t * stride);
+    std::fill(xq.begin() + t * stride + W.cols, xq.begin() + (t + 1) * stride, int16_t(0));
+  }
+  matmul_q8(W, xq.data(), stride, xs.data(), n, bias, Y);
+}
+void matmul_q8(const Matrix& W, const int16_t* xq, size_t stride, const float* xs, size_t n, const float* bias, float* Y) {
+  if (!W.q8) throw Error("matmul_q8: the matrix has no int8 weights");
+  if (!W.q8_panels) {  // larger int8 weights are a quarter of the bytes: re-reading them per position costs little
+    for (size_t t = 0; t < n; ++t) q8_product(W, Vector{nullptr, xq + t * stride, xs[t]}, bias, Y + t * W.rows, false);
+    return;
+  }
+  // The positions through the panels together; split across threads by positions when there is
+  // enough work (int8 multiply-adds cost about a quarter of float32 ones, as in q8_product).
+  struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq, stride, xs, bias, Y};
+  auto positions = [](size_t b, size_t e, void* p) {
+    auto& c = *static_cast<Ctx*>(p);
+    matmul_q8q8_panels(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride, c.xs + b, e - b,
+                       c.bias, c.Y + b * c.W->rows);
+  };
+  if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
+  parallel_for(n, 2, positions, &c);
 }
 
 namespace {

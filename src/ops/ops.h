@@ -140,6 +140,9 @@ struct Vector {
 };
 void matvec(const Matrix& W, const Vector& x, const float* bias, float* y);
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
+// The same for int8 weights with the positions already quantized (quantize_vector_q8): position t
+// at xq + t * stride with scale xs[t], stride a multiple of kPanelColsQ8, zeros past cols.
+void matmul_q8(const Matrix& W, const int16_t* xq, size_t stride, const float* xs, size_t n, const float* bias, float* Y);
 // Products of one vector with several matrices of its length and weight type (llama's q, k and v;
 // w1 and w3): y = W x for each, as matvec without bias, but x is quantized once for int8 weights
 // and the threads split the rows of them all together (one alone may be too small to split).
