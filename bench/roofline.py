@@ -12,8 +12,10 @@ little about each other; a round's fraction uses its own probe, and the table sh
 
 Each generated element (token, sample, pixel) is a few phases of work, from the model files'
 configs, each with the bytes it reads and the multiply-adds it does:
-  products: every weight matrix read once (char-lstm, llama-15m, wavenet-20; pixelcnn-gated's
-            per-pixel products: its horizontal stack and head);
+  products: every weight matrix read once (char-lstm, llama-15m, wavenet-20 but its past taps;
+            pixelcnn-gated's per-pixel products: its horizontal stack and head);
+  blocks:   wavenet-20's past taps (W_past x(t-d)), made for blocks of 1-8 samples: read once per
+            block;
   rows:     pixelcnn-gated's vertical stack, matrix-matrix products once per image row: its weights
             are read once per row (a 28th per pixel), each used for 28 pixels;
   attention: llama-15m's KV cache, float32 in every weight type: keys and values of the cached
@@ -75,8 +77,17 @@ def phases(model):
         return [products(total, kv),
                 dict(name="attention", weights=0, other=kv, macs=cfg["n_layers"] * 2 * cfg["dim"] * positions,
                      ws_weights=4 * total, ws_other=kv)]
-    if model == "wavenet-20":  # one-hot input: one column of the input convolution
-        return [products(total - count(params["causal.weight"]) + cfg["residual_channels"])]
+    if model == "wavenet-20":
+        # One-hot input: one column of the input convolution. The past taps (W_past, half of each
+        # dilated convolution) are read once per block of b samples and used for each of them
+        # (src/models/wavenet.cc: b the largest divisor of the dilation up to kPastBatch = 8).
+        ws = total - count(params["causal.weight"]) + cfg["residual_channels"]
+        past = 2 * cfg["dilation_channels"] * cfg["residual_channels"]
+        blocks = [max(b for b in range(1, min(d, 8) + 1) if d % b == 0) for d in cfg["dilations"]]
+        every = products(ws - past * len(blocks))
+        every["ws_weights"] = 4 * ws
+        return [every, dict(name="blocks", weights=sum(4 * past / b for b in blocks), other=0,
+                            macs=past * len(blocks), ws_weights=4 * ws, ws_other=0)]
     if model == "pixelcnn-gated":
         F, L, k, Hd, lv = cfg["filters"], cfg["layers"], cfg["input_kernel"], cfg["head_hidden"], cfg["levels"]
         pixel = L * (2 * F * 2 * F + F * F) + F * (k // 2) + F * Hd + Hd * lv   # horizontal stack, head

@@ -261,6 +261,17 @@ MEDIA_CASES = [
      "int8", 40),
 ]
 
+# Media cases added later, written after every list above so that the earlier seeds stay put.
+# Dilations past argen's WaveNet block of 8 samples (models/wavenet.cc: past products made for
+# blocks of b samples, b | d, at staggered samples where d >= 2b), and a 64-level quantization
+# to keep the logits file small.
+LATE_MEDIA_CASES = [
+    ("wavenet_dil40_onehot_q64_k2_spk2_r6_d5_s7_l8",
+     lambda: WaveNet([1, 16, 3, 12, 40, 2, 24, 5], residual_channels=6, dilation_channels=5, skip_channels=7,
+                     head_hidden=9, quantization=64, input="one_hot", input_kernel=2, num_speakers=2), 1,
+     ["low", "high"], "float32", 110),
+]
+
 
 def init_media_weights(module, g):
     """Weights N(0, 1.5 / sqrt(fan_in)) (image head out2: 2.5 / sqrt(fan_in)), biases N(0, 0.2), class /
@@ -459,6 +470,10 @@ def generate(outdir, verbose=True):
     for k, (name, build, tok, text, dtype) in enumerate(INT8_CASES):
         write_case(outdir, first + k, name, build, tok, text, dtype)
         int8_names.append(name)
+    first += len(INT8_CASES)
+    for j, (name, build, label, labels, dtype, T) in enumerate(LATE_MEDIA_CASES):
+        write_media_case(outdir, first + j, name, build, label, labels, dtype, T)
+        names.append(name)
     with open(os.path.join(outdir, "index.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps({"cases": names, "int8_cases": int8_names}, indent=2) + "\n")
     return names + int8_names
