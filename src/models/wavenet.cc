@@ -148,6 +148,9 @@ class WaveNet : public Model {
       ring += uint64_t(d.get<int64_t>()) * R_;
     }
     check_state_bytes(mf, ring * sizeof(float), "the dilation queues");
+    // Per layer: two blocks of past products, the gates and the skip outputs.
+    check_state_bytes(mf, cfg["dilations"].size() * (2 * uint64_t(kPastBatch) * 2 * D_ + D_ + S_) * sizeof(float),
+                      "the layers' buffers");
     describe(Q_, 0);
     info_.sample_rate = rate_;
     info_.num_labels = speakers_;

@@ -124,5 +124,8 @@ TEST_CASE("image and audio models: a missing image shape or sample rate is an er
     for (const char* key : {"height", "width", "channels"})
       load_fails([&](auto& c) { c.erase(key); }, {std::string("config key '") + key + "' is missing"}, path);
   load_fails([](auto& c) { c.erase("sample_rate"); }, {"config key 'sample_rate' is missing"}, wavenet);
+  // Buffers per layer (past products, gates, skips) past the state limit: an error before any tensor is read.
+  load_fails([](auto& c) { c["dilations"] = std::vector<int>(4096, 1), c["dilation_channels"] = 16384; },
+             {"the layers' buffers would need", "over the limit"}, wavenet);
   load_fails([](auto& c) { c["channels"] = 3; }, {"head.out2.weight", "[16, 10, 1, 1]", "expected [48, 10, 1, 1]"}, pixelcnn);
 }
