@@ -80,10 +80,10 @@ def phases(model):
     if model == "wavenet-20":
         # One-hot input: one column of the input convolution. The past taps (W_past, half of each
         # dilated convolution) are read once per block of b samples and used for each of them
-        # (src/models/wavenet.cc: b the largest divisor of the dilation up to kPastBatch = 8).
+        # (src/models/wavenet.cc: b the largest divisor of the dilation d up to kPastBatch = 8 and d / 2).
         ws = total - count(params["causal.weight"]) + cfg["residual_channels"]
         past = 2 * cfg["dilation_channels"] * cfg["residual_channels"]
-        blocks = [max(b for b in range(1, min(d, 8) + 1) if d % b == 0) for d in cfg["dilations"]]
+        blocks = [max(b for b in range(1, min(max(d // 2, 1), 8) + 1) if d % b == 0) for d in cfg["dilations"]]
         every = products(ws - past * len(blocks))
         every["ws_weights"] = 4 * ws
         return [every, dict(name="blocks", weights=sum(4 * past / b for b in blocks), other=0,

@@ -48,7 +48,8 @@ struct Layer {
   int d = 1;
   int b = 1;                     // samples per past product (a block): a divisor of d
   int o = 0;                     // block k's past product is made at sample kb - 1 - o
-  bool early = false;            // d >= 2b: its inputs are older than that sample
+  // Block k's inputs are all older than sample kb-1-o: it can be made before the layer's step.
+  bool early() const { return d >= 2 * b; }
   Weight past, cur;              // [2D, R] each: the dilated convolution's taps on x(t-d) and x(t)
   Tensor dilated_b, cond;
   Weight res, skip;              // [R, D], [S, D]
@@ -187,7 +188,6 @@ class WaveNet : public Model {
           y.b = b;
           break;
         }
-      y.early = y.d >= 2 * y.b;
       // conv_matrix: [2D, 2R], columns x(t-d) then x(t); each half its own matrix (and int8 scales).
       const std::vector<float> dilated = conv_matrix(weight(p + "dilated.weight", {D2, R, 2}));
       std::vector<float> past(size_t(D2 * R)), cur(size_t(D2 * R));
@@ -345,7 +345,7 @@ class WaveNet : public Model {
     auto past_filler = [&] {
       while (filler < L) {
         const size_t l = filler++;
-        if (layers_[l].early && past_due(s, l) && claim(s, 2 * l + 1)) {
+        if (layers_[l].early() && past_due(s, l) && claim(s, 2 * l + 1)) {
           past_product(s, l, next_block(s, l));
           return true;
         }
@@ -367,7 +367,7 @@ class WaveNet : public Model {
       } else {
         skips = false;
       }
-      if (!layers_[l].early && past_due(s, l) && claim(s, 2 * l + 1)) past_product(s, l, next_block(s, l));
+      if (!layers_[l].early() && past_due(s, l) && claim(s, 2 * l + 1)) past_product(s, l, next_block(s, l));
     }
     while (past_filler()) {}
   }
@@ -404,11 +404,12 @@ class WaveNet : public Model {
         if ((r + y.o) % y.b == 0) due[r] += y.b;
     };
     for (const Layer& y : layers_)
-      if (!y.early) add(y);
+      if (!y.early()) add(y);
     for (Layer& y : layers_) {
-      if (!y.early) continue;
-      int most = 0, fewest = std::numeric_limits<int>::max();
-      for (int o = 0; o < y.b; ++o, most = 0) {
+      if (!y.early()) continue;
+      int fewest = std::numeric_limits<int>::max();
+      for (int o = 0; o < y.b; ++o) {
+        int most = 0;  // the most due at a sample this offset would add to
         for (size_t r = size_t(y.b - o) % y.b; r < period; r += y.b) most = std::max(most, due[r]);
         if (most < fewest) fewest = most, y.o = o;
       }
