@@ -65,6 +65,9 @@ class ModelFile {
   // tensor comes with a float tensor `<name>.scale` of shape [shape[0]] (one scale per row) and
   // reads as q * scale.
   Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+  // A tensor's data to rewrite in place, for its only reader (Weight's row pairs): tensors live in
+  // memory this ModelFile owns (the file read whole into a vector, or a converted copy).
+  float* writable(const Tensor& t) const { return const_cast<float*>(t.data); }
   bool has(const std::string& name) const { return st_.find(name) != nullptr; }
 
   // Config accessors that throw naming the key and what was expected.

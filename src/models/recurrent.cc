@@ -83,9 +83,9 @@ class RecurrentModel : public Model {
       if (k == 0 && one_hot_) {
         l.w_ih_f32 = w_ih.data;
       } else {
-        l.w_ih = Weight(mf, w_ih, mf.int8());
+        l.w_ih = Weight(mf, w_ih, mf.int8(), true);
       }
-      l.w_hh = Weight(mf, mf.get(rnn + ".weight_hh_l" + s, {G * H_, H_}), mf.int8());
+      l.w_hh = Weight(mf, mf.get(rnn + ".weight_hh_l" + s, {G * H_, H_}), mf.int8(), true);
       params += w_ih.size() + size_t(G) * H_ * H_;
       l.bias.assign(G * H_, 0.f);
       l.bias_hh.assign(cell_ == Cell::GRU ? G * H_ : 0, 0.f);
@@ -111,7 +111,9 @@ class RecurrentModel : public Model {
       }
       layers_.push_back(std::move(l));
     }
-    head_w_ = Weight(mf, mf.get(head + ".weight", {V_, H_}), mf.int8());
+    // A head tied to the embedding (names.head naming its tensor) is read by token too: not repacked.
+    const Tensor head_w = mf.get(head + ".weight", {V_, H_});
+    head_w_ = Weight(mf, head_w, mf.int8(), head_w.data != embed_.data);
     params += size_t(V_) * H_;
     if (head_bias) {
       head_b_ = mf.get(head + ".bias", {V_});

@@ -10,11 +10,15 @@ T* take(const ModelFile& mf, size_t n) {
 }
 }  // namespace
 
-Weight::Weight(const ModelFile& mf, const Tensor& t, bool int8) {
+Weight::Weight(const ModelFile& mf, const Tensor& t, bool int8, bool only_reader) {
   m_.rows = t.shape.empty() ? 1 : size_t(t.shape[0]);
   m_.cols = m_.rows ? t.size() / m_.rows : 0;
   if (int8) {
     quantize(mf, t.data);
+  } else if (only_reader && ops::use_pairs(m_.rows, m_.cols)) {
+    float* w = mf.writable(t);
+    ops::pack_pairs(w, m_.rows, m_.cols);
+    m_.pairs = w;
   } else {
     m_.f32 = t.data;
     pack(mf);

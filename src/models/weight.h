@@ -3,7 +3,8 @@
 // with one scale per row (quantized here, at load: LoadOptions::int8, or a file with int8 tensors).
 // Either also gets a copy packed in panels where ops::use_panels() says its products run faster
 // that way (small matrices). What it makes lives in its ModelFile's memory (ModelFile::alloc), so
-// a model's weights sit together; a Weight is a view, valid while that ModelFile lives.
+// a model's weights sit together; a Weight is a view, valid while that ModelFile lives. A tensor
+// only it reads may be repacked in place in row pairs instead (ops::use_pairs: in wasm, large ones).
 // Pass it where ops take an ops::Matrix; ops pick the float32 or the int8 x int8 kernel.
 #pragma once
 #include <cstdint>
@@ -17,8 +18,9 @@ namespace argen {
 class Weight {
  public:
   Weight() = default;
-  // t (a tensor of mf) as a [shape[0] x rest] matrix.
-  Weight(const ModelFile& mf, const Tensor& t, bool int8);
+  // t (a tensor of mf) as a [shape[0] x rest] matrix. only_reader: nothing but this Weight reads t,
+  // so float32 weights may be repacked in place (row pairs where ops::use_pairs says so).
+  Weight(const ModelFile& mf, const Tensor& t, bool int8, bool only_reader = false);
   // A matrix built from mf's tensors, copied into mf's memory.
   Weight(const ModelFile& mf, const std::vector<float>& data, size_t rows, size_t cols, bool int8);
 

@@ -219,6 +219,52 @@ HWY_NOINLINE void MatVecAcc(const float* W, size_t rows, size_t cols, const floa
   MatVecImpl<true>(W, rows, cols, x, nullptr, y);
 }
 
+// y = W x (+ bias) or y += W x with W in row pairs (ops.h; rows and cols multiples of 8): the rows in
+// four segments read in lockstep, as MatVecImpl, two rows of each segment per pointer. Each row's sum
+// runs over its columns in order, as MatVecImpl's wasm loop adds them (8 sums in flight in wasm:
+// with 128-bit vectors, the two halves of a block of 8 columns multiplied, added, then summed).
+template <bool kAccumulate>
+HWY_INLINE void MatVecPairsImpl(const float* HWY_RESTRICT P, size_t rows, size_t cols, const float* HWY_RESTRICT x,
+                                const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+  constexpr size_t B = ops::kPairCols;
+  const hn::CappedTag<float, B / 2> d;
+  const size_t N = hn::Lanes(d), seg = rows / 4;
+  for (size_t r = 0; r < seg; r += 2) {
+    const float* p0 = P + r * cols;
+    const float* p1 = p0 + seg * cols;
+    const float* p2 = p1 + seg * cols;
+    const float* p3 = p2 + seg * cols;
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+    for (size_t c = 0; c < cols; c += B, p0 += 2 * B, p1 += 2 * B, p2 += 2 * B, p3 += 2 * B) {
+      for (size_t v = 0; v < B; v += 2 * N) {  // once with 4 lanes
+        const auto xa = hn::LoadU(d, x + c + v), xb = hn::LoadU(d, x + c + v + N);
+        auto pair = [&](hn::Vec<decltype(d)>& a, hn::Vec<decltype(d)>& b, const float* p) {
+          a = hn::Add(a, hn::MulAdd(hn::LoadU(d, p + v + N), xb, hn::Mul(hn::LoadU(d, p + v), xa)));
+          b = hn::Add(b, hn::MulAdd(hn::LoadU(d, p + B + v + N), xb, hn::Mul(hn::LoadU(d, p + B + v), xa)));
+        };
+        pair(a0, b0, p0), pair(a1, b1, p1), pair(a2, b2, p2), pair(a3, b3, p3);
+      }
+    }
+    auto finish = [&](size_t row, hn::Vec<decltype(d)> sum) {
+      const float s = hn::GetLane(hn::SumOfLanes(d, sum));
+      if (kAccumulate) {
+        y[row] += s;
+      } else {
+        y[row] = bias ? s + bias[row] : s;
+      }
+    };
+    finish(r, a0), finish(r + 1, b0), finish(r + seg, a1), finish(r + seg + 1, b1);
+    finish(r + 2 * seg, a2), finish(r + 2 * seg + 1, b2), finish(r + 3 * seg, a3), finish(r + 3 * seg + 1, b3);
+  }
+}
+HWY_NOINLINE void MatVecPairs(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  MatVecPairsImpl<false>(P, rows, cols, x, bias, y);
+}
+HWY_NOINLINE void MatVecPairsAcc(const float* P, size_t rows, size_t cols, const float* x, float* y) {
+  MatVecPairsImpl<true>(P, rows, cols, x, nullptr, y);
+}
+
 // y = W x (+ bias) or y += W x with W in panels of kPanelRows rows (ops.h): per panel, 32 sums
 // in 32 / lanes vectors, each column one broadcast of x[c] and per vector one load (one pointer,
 // constant offsets) and one multiply-add. Each sum runs over the columns in order. (The int8 panel

@@ -20,6 +20,8 @@ namespace argen {
 HWY_EXPORT(MatVec);
 HWY_EXPORT(MatVecAcc);
 HWY_EXPORT(MatVecPanels);
+HWY_EXPORT(MatVecPairs);
+HWY_EXPORT(MatVecPairsAcc);
 HWY_EXPORT(MatVecPanelsAcc);
 HWY_EXPORT(MatMul);
 HWY_EXPORT(MatMulPanels);
@@ -96,6 +98,50 @@ void pack_panels(const float* W, size_t rows, size_t cols, float* panels) {
   std::fill(panels, panels + panel_floats(rows, cols), 0.0f);
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; ++c) panels[(r / kPanelRows * cols + c) * kPanelRows + r % kPanelRows] = W[r * cols + c];
+}
+
+bool use_pairs(size_t rows, size_t cols) {
+#if defined(__EMSCRIPTEN__)
+  return !use_panels(rows, cols) && rows % 8 == 0 && cols % kPairCols == 0;
+#else
+  (void)rows, (void)cols;
+  return false;  // natively the row-major kernel reads at the memory's pace (bench/README.md)
+#endif
+}
+void pack_pairs(float* W, size_t rows, size_t cols) {
+  if (rows % 8 || cols % kPairCols) throw Error("pack_pairs: " + std::to_string(rows) + " x " + std::to_string(cols) + " is not in multiples of 8");
+  std::vector<float> pair(2 * cols);
+  for (size_t r = 0; r < rows; r += 2) {
+    float* w = W + r * cols;
+    std::copy(w, w + 2 * cols, pair.begin());
+    for (size_t c = 0; c < cols; c += kPairCols)
+      for (size_t k = 0; k < 2; ++k) std::copy_n(pair.begin() + k * cols + c, kPairCols, w + 2 * c + k * kPairCols);
+  }
+}
+namespace {
+// Rows b..e-1 (multiples of 8) of a product on pairs.
+template <bool kAccumulate>
+void pair_rows(size_t b, size_t e, void* p) {
+  auto& m = *static_cast<Product*>(p);
+  if (kAccumulate) {
+    HWY_DYNAMIC_DISPATCH(MatVecPairsAcc)(m.W + b * m.cols, e - b, m.cols, m.x, m.y + b);
+  } else {
+    HWY_DYNAMIC_DISPATCH(MatVecPairs)(m.W + b * m.cols, e - b, m.cols, m.x, m.bias ? m.bias + b : nullptr, m.y + b);
+  }
+}
+template <bool kAccumulate>
+void pair_product(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  if (rows % 8 || cols % kPairCols) throw Error("matvec on pairs: " + std::to_string(rows) + " x " + std::to_string(cols) + " is not in multiples of 8");
+  Product m{P, x, bias, cols, y};
+  if (rows * cols < kParallelMinWeights || threads() == 1) return pair_rows<kAccumulate>(0, rows, &m);
+  parallel_for(rows, 8, pair_rows<kAccumulate>, &m);
+}
+}  // namespace
+void matvec_pairs(const float* pairs, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
+  pair_product<false>(pairs, rows, cols, x, bias, y);
+}
+void matvec_pairs_acc(const float* pairs, size_t rows, size_t cols, const float* x, float* y) {
+  pair_product<true>(pairs, rows, cols, x, nullptr, y);
 }
 
 size_t panel_bytes_q8(size_t rows, size_t cols) {
@@ -298,19 +344,38 @@ constexpr bool kMatVecOnPanels = true;
 #else
 constexpr bool kMatVecOnPanels = false;
 #endif
+Matrix row_block(const Matrix& W, size_t begin, size_t count) {
+  if (W.pairs && (begin % 8 || count % 8))
+    throw Error("row_block: rows " + std::to_string(begin) + " + " + std::to_string(count) + " of a matrix on pairs (multiples of 8)");
+  Matrix m = W;
+  m.rows = count;
+  const bool whole_panels = begin % kPanelRows == 0;
+  if (m.f32) m.f32 += begin * W.cols;
+  if (m.pairs) m.pairs += begin * W.cols;
+  if (m.panels) m.panels = whole_panels ? m.panels + begin * W.cols : nullptr;
+  if (m.q8) m.q8 += begin * W.cols, m.scale += begin;
+  if (m.q8_panels) m.q8_panels = whole_panels ? m.q8_panels + begin / kPanelRows * panel_bytes_q8(kPanelRows, W.cols) : nullptr;
+  return m;
+}
 void matvec(const Matrix& W, const Vector& x, const float* bias, float* y) {
   if (W.q8) return q8_product(W, x, bias, y, false);
+  if (W.pairs) return matvec_pairs(W.pairs, W.rows, W.cols, x.f32, bias, y);
   if (W.panels && kMatVecOnPanels) return matvec_panels(W.panels, W.rows, W.cols, x.f32, bias, y);
   matvec(W.f32, W.rows, W.cols, x.f32, bias, y);
 }
 void matvec(const Matrix& W, const float* x, const float* bias, float* y) { matvec(W, Vector{x}, bias, y); }
 void matvec_acc(const Matrix& W, const float* x, float* y) {
   if (W.q8) return q8_product(W, Vector{x}, nullptr, y, true);
+  if (W.pairs) return matvec_pairs_acc(W.pairs, W.rows, W.cols, x, y);
   if (W.panels && kMatVecOnPanels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
   if (W.panels) return matmul_panels(W.panels, W.rows, W.cols, X, n, bias, Y);
+  if (W.pairs) {  // no matmul kernel on pairs (models that repack step one position at a time)
+    for (size_t t = 0; t < n; ++t) matvec_pairs(W.pairs, W.rows, W.cols, X + t * W.cols, bias, Y + t * W.rows);
+    return;
+  }
   if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
   // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
   const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
@@ -348,6 +413,7 @@ void matvec_serial(const Matrix& W, const Vector& x, float* y) {
   if (W.q8_panels) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Panels)(W.q8_panels, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
   if (W.q8) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
   if (W.panels && kMatVecOnPanels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
+  if (W.pairs) return HWY_DYNAMIC_DISPATCH(MatVecPairs)(W.pairs, W.rows, W.cols, x.f32, nullptr, y);
   HWY_DYNAMIC_DISPATCH(MatVec)(W.f32, W.rows, W.cols, x.f32, nullptr, y);
 }
 }  // namespace

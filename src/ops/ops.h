@@ -83,6 +83,20 @@ void matvec_panels(const float* panels, size_t rows, size_t cols, const float* x
 void matvec_panels_acc(const float* panels, size_t rows, size_t cols, const float* x, float* y);
 // Y = X W^T (+ bias) as matmul, with W packed.
 void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y);
+// float32 weights in row pairs (pack_pairs, in place): each pair of rows r, r + 1 (r even) holds its
+// columns in blocks of kPairCols, row r's block then row r + 1's. Rows and columns are multiples of
+// 8. matvec on pairs reads four segments of rows in lockstep as the row-major kernel does (four
+// streams for the prefetcher) but two rows of each through one pointer: in wasm, where V8 spends
+// an address computation on every row per step, that halves them (char-lstm's 2048 x 512 matrices
+// 1.08-1.18x in a microbenchmark, the model 1.10x; eight rows read row-major, eight streams, ran
+// 0.6x). use_pairs() says which matrices a model whose weights are read only through products
+// repacks: in wasm, those too large for panels.
+inline constexpr size_t kPairCols = 8;
+bool use_pairs(size_t rows, size_t cols);
+void pack_pairs(float* W, size_t rows, size_t cols);
+void matvec_pairs(const float* pairs, size_t rows, size_t cols, const float* x, const float* bias, float* y);
+void matvec_pairs_acc(const float* pairs, size_t rows, size_t cols, const float* x, float* y);
+
 // int8 weights likewise (pack_panels_q8): per panel, groups of kPanelColsQ8 columns in order, each
 // row's weights of a group side by side (the last group padded with zeros); the int8 x int8
 // products on them. Four columns natively, where AVX2 multiplies bytes and sums a row's four in one
@@ -105,30 +119,23 @@ void matvec_q8q8_panels_acc(const int8_t* panels, const float* scale, size_t row
 void matmul_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq,
                         size_t stride, const float* xs, size_t n, const float* bias, float* Y);
 
-// A weight matrix [rows x cols] in either storage: float32 (f32 set, row-major) or int8 with per-row
-// scales (q8 and scale set, row-major), each with a copy in panels (panels / q8_panels) where
-// use_panels() asked for one. The products below pick the kernel: float32 x float32, or int8 x int8
+// A weight matrix [rows x cols] in either storage: float32 (f32 set, row-major, or pairs set instead:
+// repacked in place) or int8 with per-row scales (q8 and scale set, row-major), each with a copy in
+// panels (panels / q8_panels) where use_panels() asked for one. The products below pick the kernel: float32 x float32, or int8 x int8
 // after quantizing x (and each row of X) to int8 with one scale; on the panels if there are any
 // (float32 matvec: in wasm only).
 struct Matrix {
   const float* f32 = nullptr;
   const float* panels = nullptr;
+  const float* pairs = nullptr;
   const int8_t* q8 = nullptr;
   const int8_t* q8_panels = nullptr;
   const float* scale = nullptr;
   size_t rows = 0, cols = 0;
 };
-// Rows begin..begin+count of W (panels kept where begin starts a panel).
-inline Matrix row_block(const Matrix& W, size_t begin, size_t count) {
-  Matrix m = W;
-  m.rows = count;
-  const bool whole_panels = begin % kPanelRows == 0;
-  if (m.f32) m.f32 += begin * W.cols;
-  if (m.panels) m.panels = whole_panels ? m.panels + begin * W.cols : nullptr;
-  if (m.q8) m.q8 += begin * W.cols, m.scale += begin;
-  if (m.q8_panels) m.q8_panels = whole_panels ? m.q8_panels + begin / kPanelRows * panel_bytes_q8(kPanelRows, W.cols) : nullptr;
-  return m;
-}
+// Rows begin..begin+count of W (panels kept where begin starts a panel; on pairs, begin and count
+// multiples of 8).
+Matrix row_block(const Matrix& W, size_t begin, size_t count);
 void matvec(const Matrix& W, const float* x, const float* bias, float* y);
 void matvec_acc(const Matrix& W, const float* x, float* y);
 // x with its int8 form (quantize_vector_q8: x ~ scale * q8), for a vector that several int8

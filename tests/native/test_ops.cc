@@ -104,6 +104,53 @@ TEST_CASE("matvec on panels matches the scalar reference, partial panels and row
   });
 }
 
+TEST_CASE("matvec on row pairs matches the scalar reference; through ops::Matrix, row blocks and matmul too") {
+#if defined(__EMSCRIPTEN__)
+  CHECK(ops::use_pairs(544, 136));  // past the panels' size, in wasm only
+#else
+  CHECK_FALSE(ops::use_pairs(544, 136));
+#endif
+  CHECK_FALSE(ops::use_pairs(64, 64));            // panels
+  CHECK_FALSE(ops::use_pairs(548, 136));          // rows not a multiple of 8
+  for_each_target([] {
+    for (size_t rows : {8, 16, 24, 64, 520}) {
+      for (size_t cols : {8, 16, 24, 136, 512}) {
+        auto W = random_floats(rows * cols, 5 + rows * 41 + cols);
+        auto x = random_floats(cols, 3 + cols);
+        auto b = random_floats(rows, 11 + rows);
+        std::vector<float> P = W, yr(rows);
+        ops::pack_pairs(P.data(), rows, cols);
+        CHECK(P[8] == W[cols]);  // row 1's first block after row 0's
+        check_matvec(
+            W, rows, cols, x, b, [&](const float* bias, float* y) { ops::matvec_pairs(P.data(), rows, cols, x.data(), bias, y); },
+            [&](float* y) { ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), y); });
+        ops::Matrix m;  // repacked in place: no row-major weights left
+        m.pairs = P.data(), m.rows = rows, m.cols = cols;
+        ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), yr.data());
+        std::vector<float> ym(rows, 0.f);
+        ops::matvec(m, x.data(), b.data(), ym.data());
+        CHECK(rel_error(ym.data(), yr.data(), rows) < 1e-5);
+        if (rows > 8) {
+          const ops::Matrix block = ops::row_block(m, 8, rows - 8);
+          ops::matvec(block, x.data(), b.data() + 8, ym.data());
+          CHECK(rel_error(ym.data(), yr.data() + 8, rows - 8) < 1e-5);
+        }
+        const size_t n = 3;
+        const auto X = random_floats(n * cols, 13 + cols);
+        std::vector<float> Y(n * rows), Yr(n * rows);
+        ops::matmul(m, X.data(), n, b.data(), Y.data());
+        ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
+        CHECK_MESSAGE(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5, rows << "x" << cols << " matmul");
+      }
+    }
+  });
+  std::vector<float> odd(12 * 8);
+  CHECK_THROWS_WITH(ops::pack_pairs(odd.data(), 12, 8), doctest::Contains("not in multiples of 8"));
+  ops::Matrix m;
+  m.pairs = odd.data(), m.rows = 16, m.cols = 8;
+  CHECK_THROWS_WITH(ops::row_block(m, 4, 8), doctest::Contains("multiples of 8"));
+}
+
 TEST_CASE("int8 matvec matches the scalar reference; quantized rows stay within half a step") {
   for_each_target([] {
     for (size_t rows : {1, 3, 4, 9, 33}) {

@@ -96,6 +96,24 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   CHECK(same(Y1, Y2));
 }
 
+// Row pairs: rows split at multiples of 8 (1048 rows: not a multiple of 16).
+TEST_CASE("threads: a product on row pairs split across 2 threads equals one thread's") {
+  const size_t rows = 1048, cols = 64;
+  const auto W = test::random_floats(rows * cols, 59), x = test::random_floats(cols, 61), b = test::random_floats(rows, 67);
+  std::vector<float> P = W;
+  ops::pack_pairs(P.data(), rows, cols);
+  std::vector<std::vector<float>> one(2, b), two(2, b);
+  ops::matvec_pairs(P.data(), rows, cols, x.data(), b.data(), one[0].data());
+  ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), one[1].data());
+  Threads t(2);
+  ops::matvec_pairs(P.data(), rows, cols, x.data(), b.data(), two[0].data());
+  ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), two[1].data());
+  CHECK(same(one, two));
+  std::vector<float> ref(rows);
+  ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), ref.data());
+  CHECK(test::rel_error(two[0].data(), ref.data(), rows) < 1e-5);
+}
+
 // matvecs splits the rows of all its matrices together: the split (at 576 of 1150 rows) falls inside
 // the second matrix, at a row that does not start a panel of it (which has int8 panels).
 TEST_CASE("threads: products of one vector split together (matvecs) equal one thread's and separate products") {
