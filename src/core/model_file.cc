@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/half.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -88,6 +89,17 @@ bool any_nonfinite(const float* x, size_t n) {
   return bad != 0;
 }
 }  // namespace
+
+float* ModelFile::repack_once(const Tensor& t, void (*repack)(float*, size_t, size_t), size_t rows,
+                              size_t cols) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  float* data = const_cast<float*>(t.data);
+  if (std::find(repacked_.begin(), repacked_.end(), t.data) == repacked_.end()) {
+    repack(data, rows, cols);
+    repacked_.push_back(t.data);
+  }
+  return data;
+}
 
 void* ModelFile::alloc(size_t bytes) const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -65,9 +65,11 @@ class ModelFile {
   // tensor comes with a float tensor `<name>.scale` of shape [shape[0]] (one scale per row) and
   // reads as q * scale.
   Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
-  // A tensor's data to rewrite in place, for its only reader (Weight's row pairs): tensors live in
-  // memory this ModelFile owns (the file read whole into a vector, or a converted copy).
-  float* writable(const Tensor& t) const { return const_cast<float*>(t.data); }
+  // Rewrites a tensor's data in place, once, for a reader that is its only one (Weight's row pairs):
+  // repack(data) runs on the first call; a later call (a second model made from this file) finds it
+  // done. Tensors live in memory this ModelFile owns (the file read whole, or a converted copy).
+  float* repack_once(const Tensor& t, void (*repack)(float* data, size_t rows, size_t cols), size_t rows,
+                     size_t cols) const;
   bool has(const std::string& name) const { return st_.find(name) != nullptr; }
 
   // Config accessors that throw naming the key and what was expected.
@@ -95,6 +97,7 @@ class ModelFile {
   mutable std::mutex mu_;                               // guards the members below
   mutable std::vector<AlignedVector<uint8_t>> memory_;  // every buffer alloc() made
   mutable uint64_t converted_bytes_ = 0;                // of float32 copies (LoadOptions::memory_limit)
+  mutable std::vector<const float*> repacked_;          // tensors repack_once() rewrote
 #ifdef ARGEN_HUGE_PAGES
   mutable uint8_t* chunk_ = nullptr;  // where requests under 8 MB are cut from
   mutable size_t chunk_left_ = 0;

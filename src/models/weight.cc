@@ -16,9 +16,7 @@ Weight::Weight(const ModelFile& mf, const Tensor& t, bool int8, bool only_reader
   if (int8) {
     quantize(mf, t.data);
   } else if (only_reader && ops::use_pairs(m_.rows, m_.cols)) {
-    float* w = mf.writable(t);
-    ops::pack_pairs(w, m_.rows, m_.cols);
-    m_.pairs = w;
+    m_.pairs = mf.repack_once(t, ops::pack_pairs, m_.rows, m_.cols);
   } else {
     m_.f32 = t.data;
     pack(mf);
