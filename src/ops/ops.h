@@ -88,8 +88,8 @@ void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X
 // 8. matvec on pairs reads four segments of rows in lockstep as the row-major kernel does (four
 // streams for the prefetcher) but two rows of each through one pointer: in wasm, where V8 spends
 // an address computation on every row per step, that halves them (char-lstm's 2048 x 512 matrices
-// 1.08-1.18x in a microbenchmark, the model 1.10x; eight rows read row-major, eight streams, ran
-// 0.6x). use_pairs() says which matrices a model whose weights are read only through products
+// 1.08-1.18x in a microbenchmark, the model 1.06-1.14x; eight rows read row-major, eight streams,
+// ran 0.6x). use_pairs() says which matrices a model whose weights are read only through products
 // repacks: in wasm, those too large for panels.
 inline constexpr size_t kPairCols = 8;
 bool use_pairs(size_t rows, size_t cols);
