@@ -20,9 +20,9 @@ namespace argen {
 HWY_EXPORT(MatVec);
 HWY_EXPORT(MatVecAcc);
 HWY_EXPORT(MatVecPanels);
+HWY_EXPORT(MatVecPanelsAcc);
 HWY_EXPORT(MatVecPairs);
 HWY_EXPORT(MatVecPairsAcc);
-HWY_EXPORT(MatVecPanelsAcc);
 HWY_EXPORT(MatMul);
 HWY_EXPORT(MatMulPanels);
 HWY_EXPORT(Add);
@@ -108,8 +108,14 @@ bool use_pairs(size_t rows, size_t cols) {
   return false;  // natively the row-major kernel reads at the memory's pace (bench/README.md)
 #endif
 }
+namespace {
+void check_pairs_shape(const char* what, size_t rows, size_t cols) {
+  if (rows % 8 || cols % kPairCols)
+    throw Error(std::string(what) + ": " + std::to_string(rows) + " x " + std::to_string(cols) + " is not in multiples of 8");
+}
+}  // namespace
 void pack_pairs(float* W, size_t rows, size_t cols) {
-  if (rows % 8 || cols % kPairCols) throw Error("pack_pairs: " + std::to_string(rows) + " x " + std::to_string(cols) + " is not in multiples of 8");
+  check_pairs_shape("pack_pairs", rows, cols);
   std::vector<float> pair(2 * cols);
   for (size_t r = 0; r < rows; r += 2) {
     float* w = W + r * cols;
@@ -131,7 +137,7 @@ void pair_rows(size_t b, size_t e, void* p) {
 }
 template <bool kAccumulate>
 void pair_product(const float* P, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
-  if (rows % 8 || cols % kPairCols) throw Error("matvec on pairs: " + std::to_string(rows) + " x " + std::to_string(cols) + " is not in multiples of 8");
+  check_pairs_shape("matvec on pairs", rows, cols);
   Product m{P, x, bias, cols, y};
   if (rows * cols < kParallelMinWeights || threads() == 1) return pair_rows<kAccumulate>(0, rows, &m);
   parallel_for(rows, 8, pair_rows<kAccumulate>, &m);
