@@ -4,8 +4,10 @@
     /usr/bin/python3 models/test_export.py        # prints each check, exits non-zero on failure
 """
 
+import atexit
 import json
 import os
+import shutil
 import struct
 import sys
 import tempfile
@@ -28,6 +30,7 @@ from image_models import GatedPixelCNN, PixelRNN, raster_levels, raster_logits  
 from wavenet import WaveNet  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="argen-test-export-")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 
 def raises(fn, *fragments):

@@ -15,8 +15,10 @@
   JSON they were made with. tests/native/test_bpe.cc checks the C++ tokenizer against them.
 """
 
+import atexit
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -41,6 +43,7 @@ TMP = []  # made on first use: models/make_golden.py imports reference_encode fr
 def path(name):
     if not TMP:
         TMP.append(tempfile.mkdtemp(prefix="argen-test-llama2c-"))
+        atexit.register(shutil.rmtree, TMP[0], ignore_errors=True)
     return os.path.join(TMP[0], name)
 
 

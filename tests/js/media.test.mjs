@@ -1,15 +1,16 @@
 // Image and audio generation through the JS API (wasm build): events, options, errors, and the
 // same output as the native CLI for the same seed.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { argen, collect, goldenCases, nativeBin, requireFile } from './helpers.mjs';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'argen-media-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const images = goldenCases().filter((g) => g.arch === 'pixelcnn' || g.arch === 'pixelrnn');
 const audios = goldenCases().filter((g) => g.arch === 'wavenet');
 

@@ -1,9 +1,9 @@
 // The npm package: its TypeScript declarations type-check a usage file, and `npm pack` gives a
 // tarball that installs into an empty folder and imports as 'argen' in Node and in a page.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { bundledText, pkg, requireFile, root } from './helpers.mjs';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'argen-pkg-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('the TypeScript declarations type-check a usage file (tsc --noEmit)', () => {
