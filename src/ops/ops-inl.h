@@ -831,7 +831,9 @@ HWY_INLINE void StoreQ8Sum(float* HWY_RESTRICT y, const float* HWY_RESTRICT scal
 // xq; their sums are reduced together (SumsOf4). Small matrices (cache-resident) take four
 // adjacent rows, scaled and stored as one vector; larger ones four lockstep segments, as
 // MatVecImpl, for the prefetcher (adjacent rows made llama-15m's int8 step 1.6x slower natively).
-template <bool kAccumulate>
+// kOffset: W in offset form (ops.h: each row's even columns with the sign bit flipped), which the
+// wasm loop reads as it is and the other loops flip back.
+template <bool kAccumulate, bool kOffset>
 HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RESTRICT scale, size_t rows, size_t cols,
                                const int16_t* HWY_RESTRICT xq, float xs, const float* HWY_RESTRICT bias,
                                float* HWY_RESTRICT y) {
@@ -863,6 +865,11 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   const int32_t low_sum = hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(low, low_odd)));
   const auto flip = hn::Set(d16, int16_t(0x80));
   const hn::Repartition<int8_t, decltype(d16)> d8f;
+  auto load_flipped = [&](const int8_t* w) {  // the offset form as stored, or made here
+    const auto v = hn::BitCast(d16, hn::LoadU(d8f, w));
+    if constexpr (kOffset) return v;
+    return hn::Xor(v, flip);
+  };
 #elif HWY_TARGET == HWY_AVX2
   // u8 x s8 pairwise multiply-add (vpmaddubsw) with x's sign moved onto the weights (vpsignb):
   // |x[c]| sign(x[c]) w[c] summed in pairs is within 2 * 127 * 127 < 32767, so nothing saturates
@@ -873,17 +880,26 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   const XBytes xb = SignAndAbsBytes(xq, cols_vec2, cols_vec2);
   const auto ones = hn::Set(d16, int16_t(1));
   auto product_pairs = [&](__m256i xa, __m256i xsg, const int8_t* w) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    if constexpr (kOffset) wv = _mm256_xor_si256(wv, _mm256_set1_epi16(0x80));
     return hn::Vec<decltype(d16)>{_mm256_maddubs_epi16(xa, _mm256_sign_epi8(wv, xsg))};
   };
 #endif
-  auto tail = [&](const int8_t* w, size_t c) {
+  auto tail = [&](const int8_t* w, size_t c) {  // from an even c
     int32_t s = 0;
-    for (; c < cols; ++c) s += int32_t(w[c]) * xq[c];
+    for (; c < cols; ++c) s += int32_t(kOffset && c % 2 == 0 ? int8_t(w[c] ^ 0x80) : w[c]) * xq[c];
     return s;
   };
   auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
 #if HWY_TARGET != HWY_SCALAR
+  // N weights from an even column widened to int16; a weight stored with its sign bit flipped
+  // (offset form) sign-extends to q ^ 0xFF80.
+  const auto unflip = hn::BitCast(d16, hn::Set(d32, int32_t(kOffset ? 0xFF80 : 0)));
+  auto widen = [&](const int8_t* w) {
+    const auto v = hn::PromoteTo(d16, hn::LoadU(d8, w));
+    if constexpr (kOffset) return hn::Xor(v, unflip);
+    return v;
+  };
   const size_t groups = rows / 4;
   const hn::CappedTag<int32_t, 4> d4;
   const hn::Rebind<float, decltype(d4)> d4f;
@@ -902,10 +918,8 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
 #if HWY_TARGET == HWY_WASM
     for (; c0 < cols_vec2; c0 += 2 * N) {
       const auto x1 = hn::LoadU(d16, xp + c0), x2 = hn::LoadU(d16, xp + c0 + N);
-      const auto v0 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w0 + c0)), flip);
-      const auto v1 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w1 + c0)), flip);
-      const auto v2 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w2 + c0)), flip);
-      const auto v3 = hn::Xor(hn::BitCast(d16, hn::LoadU(d8f, w3 + c0)), flip);
+      const auto v0 = load_flipped(w0 + c0), v1 = load_flipped(w1 + c0);
+      const auto v2 = load_flipped(w2 + c0), v3 = load_flipped(w3 + c0);
       a0 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v0), x1, a0, o0);
       a1 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v1), x1, a1, o1);
       a2 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v2), x1, a2, o2);
@@ -927,10 +941,10 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
 #endif
     for (size_t c = c0; c < cols_vec; c += N) {
       const auto xv = hn::LoadU(d16, xq + c);
-      a0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w0 + c)), xv, a0, o0);
-      a1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w1 + c)), xv, a1, o1);
-      a2 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w2 + c)), xv, a2, o2);
-      a3 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w3 + c)), xv, a3, o3);
+      a0 = hn::ReorderWidenMulAccumulate(d32, widen(w0 + c), xv, a0, o0);
+      a1 = hn::ReorderWidenMulAccumulate(d32, widen(w1 + c), xv, a1, o1);
+      a2 = hn::ReorderWidenMulAccumulate(d32, widen(w2 + c), xv, a2, o2);
+      a3 = hn::ReorderWidenMulAccumulate(d32, widen(w3 + c), xv, a3, o3);
     }
     auto sums = SumsOf4(d32, hn::RearrangeToOddPlusEven(a0, o0), hn::RearrangeToOddPlusEven(a1, o1),
                         hn::RearrangeToOddPlusEven(a2, o2), hn::RearrangeToOddPlusEven(a3, o3));
@@ -962,6 +976,10 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
 #endif
   for (; r < rows; ++r) {
     const int8_t* w = W + r * cols;
+    if constexpr (kOffset) {  // scalar: at most 3 rows (every row on the scalar target)
+      finish(r, tail(w, 0));
+      continue;
+    }
     auto a = hn::Zero(d32), o = hn::Zero(d32);
     for (size_t c = 0; c < cols_vec; c += N)
       a = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w + c)), hn::LoadU(d16, xq + c), a, o);
@@ -1209,12 +1227,14 @@ HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16
 }
 
 HWY_NOINLINE void MatVecQ8Q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
-                             const float* bias, float* y) {
-  MatVecQ8Q8Impl<false>(W, scale, rows, cols, xq, xs, bias, y);
+                             const float* bias, float* y, bool offset) {
+  if (offset) return MatVecQ8Q8Impl<false, true>(W, scale, rows, cols, xq, xs, bias, y);
+  MatVecQ8Q8Impl<false, false>(W, scale, rows, cols, xq, xs, bias, y);
 }
 HWY_NOINLINE void MatVecQ8Q8Acc(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq,
-                                float xs, float* y) {
-  MatVecQ8Q8Impl<true>(W, scale, rows, cols, xq, xs, nullptr, y);
+                                float xs, float* y, bool offset) {
+  if (offset) return MatVecQ8Q8Impl<true, true>(W, scale, rows, cols, xq, xs, nullptr, y);
+  MatVecQ8Q8Impl<true, false>(W, scale, rows, cols, xq, xs, nullptr, y);
 }
 
 // Roofline probes (bench only). ReadSum: the sum of n floats, read as four segments in lockstep

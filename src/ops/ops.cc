@@ -281,6 +281,11 @@ void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, co
   HWY_DYNAMIC_DISPATCH(MatVecQ8)(W, scale, rows, cols, x, bias, y);
 }
 
+void offset_q8(int8_t* q8, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < cols; c += 2) q8[r * cols + c] = int8_t(q8[r * cols + c] ^ 0x80);
+}
+
 void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float* scale) {
   // Each row by the activations' rule and kernel (SIMD; the scalar loop with lrint took most of an
   // int8 load in wasm).
@@ -294,10 +299,10 @@ void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float
 float quantize_vector_q8(const float* x, size_t n, int16_t* xq) { return HWY_DYNAMIC_DISPATCH(QuantizeVectorQ8)(x, n, xq); }
 void matvec_q8q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
                  const float* bias, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, scale, rows, cols, xq, xs, bias, y);
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, scale, rows, cols, xq, xs, bias, y, false);
 }
 void matvec_q8q8_acc(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, scale, rows, cols, xq, xs, y);
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, scale, rows, cols, xq, xs, y, false);
 }
 
 namespace {
@@ -314,9 +319,10 @@ void q8_rows(size_t b, size_t e, void* p) {
   auto& m = *static_cast<ProductQ8*>(p);
   const int8_t* W = m.W->q8 + b * m.W->cols;
   if (m.accumulate) {
-    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.y + b);
+    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.y + b, m.W->q8_offset);
   } else {
-    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b);
+    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b,
+                                     m.W->q8_offset);
   }
 }
 // x with its int8 form: as given, or quantized now into a per-thread buffer that only grows (valid
@@ -417,7 +423,7 @@ namespace {
 // One thread's product: the kernels, without a split.
 void matvec_serial(const Matrix& W, const Vector& x, float* y) {
   if (W.q8_panels) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Panels)(W.q8_panels, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
-  if (W.q8) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
+  if (W.q8) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y, W.q8_offset);
   if (W.panels && kMatVecOnPanels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
   if (W.pairs) return HWY_DYNAMIC_DISPATCH(MatVecPairs)(W.pairs, W.rows, W.cols, x.f32, nullptr, y);
   HWY_DYNAMIC_DISPATCH(MatVec)(W.f32, W.rows, W.cols, x.f32, nullptr, y);

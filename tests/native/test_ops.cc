@@ -230,6 +230,23 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
           ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
           CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
         }
+        // In offset form (how models store int8 rows in wasm), which every target's kernel reads.
+        std::vector<int8_t> qo = q;
+        ops::offset_q8(qo.data(), rows, cols);
+        CHECK(qo[0] == int8_t(q[0] ^ 0x80));
+        if (cols > 1) CHECK(qo[1] == q[1]);
+        if (rows > 1) CHECK(qo[cols] == int8_t(q[cols] ^ 0x80));  // by column, whatever cols' parity
+        ops::Matrix mo = m;
+        mo.q8 = qo.data(), mo.q8_offset = true;
+        ops::matvec(mo, x.data(), b.data(), ym.data());
+        CHECK_MESSAGE(rel_error(ym.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " offset");
+        ya = b;
+        ops::matvec_acc(mo, x.data(), ya.data());
+        CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " offset acc");
+        if (rows > 2) {
+          ops::matvec(ops::row_block(mo, 1, rows - 2), x.data(), b.data() + 1, ym.data());
+          CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
+        }
         // On panels (a last group of columns short of kPanelColsQ8 padded with zeros), in row blocks too.
         std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols), int8_t(-1));
         ops::pack_panels_q8(q.data(), rows, cols, P.data());
@@ -269,11 +286,17 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
         for (size_t r = 0; r < rows; ++r)
           for (size_t c = 0; c < cols; ++c) q[r * cols + c] = int8_t(pattern(int(r % 4), c + r / 4, seed));
         std::vector<float> scale(rows, 1.f), y(rows);
-        std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols));
+        std::vector<int8_t> P(ops::panel_bytes_q8(rows, cols)), qo = q;
         ops::pack_panels_q8(q.data(), rows, cols, P.data());
-        for (bool panels : {false, true}) {
+        ops::offset_q8(qo.data(), rows, cols);
+        ops::Matrix mo;
+        mo.q8 = qo.data(), mo.q8_offset = true, mo.scale = scale.data(), mo.rows = rows, mo.cols = cols;
+        for (int form = 0; form < 3; ++form) {
+          const bool panels = form == 1;
           if (panels) {
             ops::matvec_q8q8_panels(P.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
+          } else if (form == 2) {
+            ops::matvec(mo, ops::Vector{nullptr, xq.data(), 1.f}, nullptr, y.data());
           } else {
             ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
           }
@@ -281,7 +304,7 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
             int64_t s = 0;
             for (size_t c = 0; c < cols; ++c) s += int64_t(q[r * cols + c]) * xq[c];
             CHECK_MESSAGE(y[r] == float(s), rows << "x" << cols << " row " << r << " x pattern " << xkind
-                                                  << (panels ? " panels" : ""));
+                                                  << (panels ? " panels" : form == 2 ? " offset" : ""));
           }
         }
       }
