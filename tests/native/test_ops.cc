@@ -24,7 +24,7 @@ void for_each_target(F f) {
 #else
   for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(t);
-    INFO("SIMD target " << hwy::TargetName(t));
+    INFO("SIMD target " << std::string(hwy::TargetName(t)));  // a string: doctest prints a char pointer's address
     f();
   }
   hwy::SetSupportedTargetsForTest(0);
