@@ -28,6 +28,23 @@ bool same(const std::vector<std::vector<float>>& a, const std::vector<std::vecto
   return true;
 }
 
+// y = W x + b and y += W x (product(bias, y), product_acc(y)) give the same bits on one thread and
+// on two, and the right ones (the scalar reference: not the same mistake twice).
+template <class Product, class ProductAcc>
+void check_split_matvec(const std::vector<float>& W, size_t rows, size_t cols, const std::vector<float>& x,
+                        const std::vector<float>& b, Product product, ProductAcc product_acc) {
+  std::vector<std::vector<float>> one(2, b), two(2, b);
+  product(b.data(), one[0].data());
+  product_acc(one[1].data());
+  Threads t(2);
+  product(b.data(), two[0].data());
+  product_acc(two[1].data());
+  CHECK(same(one, two));
+  std::vector<float> ref(rows);
+  ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), ref.data());
+  CHECK(test::rel_error(two[0].data(), ref.data(), rows) < 1e-5);
+}
+
 }  // namespace
 
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
@@ -58,16 +75,10 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   const auto W = test::random_floats(rows * cols, 41), x = test::random_floats(cols, 43), b = test::random_floats(rows, 47);
   std::vector<float> P(ops::panel_floats(rows, cols));
   ops::pack_panels(W.data(), rows, cols, P.data());
-  std::vector<std::vector<float>> one(2, b), two(2, b);
-  ops::matvec_panels(P.data(), rows, cols, x.data(), b.data(), one[0].data());
-  ops::matvec_panels_acc(P.data(), rows, cols, x.data(), one[1].data());
-  Threads t(2);
-  ops::matvec_panels(P.data(), rows, cols, x.data(), b.data(), two[0].data());
-  ops::matvec_panels_acc(P.data(), rows, cols, x.data(), two[1].data());
-  CHECK(same(one, two));
-  std::vector<float> ref(rows);  // and right: not the same mistake twice
-  ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), ref.data());
-  CHECK(test::rel_error(two[0].data(), ref.data(), rows) < 1e-5);
+  check_split_matvec(
+      W, rows, cols, x, b, [&](const float* bias, float* y) { ops::matvec_panels(P.data(), rows, cols, x.data(), bias, y); },
+      [&](float* y) { ops::matvec_panels_acc(P.data(), rows, cols, x.data(), y); });
+  Threads restore(1);  // the matmuls below switch between 1 and 2 threads
   const size_t n = 13;
   const auto X = test::random_floats(n * cols, 53);
   std::vector<std::vector<float>> Y1(1, std::vector<float>(n * rows)), Y2 = Y1;
@@ -102,16 +113,9 @@ TEST_CASE("threads: a product on row pairs split across 2 threads equals one thr
   const auto W = test::random_floats(rows * cols, 59), x = test::random_floats(cols, 61), b = test::random_floats(rows, 67);
   std::vector<float> P = W;
   ops::pack_pairs(P.data(), rows, cols);
-  std::vector<std::vector<float>> one(2, b), two(2, b);
-  ops::matvec_pairs(P.data(), rows, cols, x.data(), b.data(), one[0].data());
-  ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), one[1].data());
-  Threads t(2);
-  ops::matvec_pairs(P.data(), rows, cols, x.data(), b.data(), two[0].data());
-  ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), two[1].data());
-  CHECK(same(one, two));
-  std::vector<float> ref(rows);
-  ops::ref::matvec(W.data(), rows, cols, x.data(), b.data(), ref.data());
-  CHECK(test::rel_error(two[0].data(), ref.data(), rows) < 1e-5);
+  check_split_matvec(
+      W, rows, cols, x, b, [&](const float* bias, float* y) { ops::matvec_pairs(P.data(), rows, cols, x.data(), bias, y); },
+      [&](float* y) { ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), y); });
 }
 
 // matvecs splits the rows of all its matrices together: the split (at 576 of 1150 rows) falls inside
