@@ -56,7 +56,12 @@ ModelFile::ModelFile(SafeTensors st, const LoadOptions& opts) : st_(std::move(st
   };
   if (meta("format") != "argen/1") throw error("metadata 'format' is '" + meta("format") + "', expected 'argen/1'");
   int8_ = opts.int8;
-  for (const auto& t : st_.tensors) int8_ = int8_ || t.dtype == DType::I8;
+  for (const auto& t : st_.tensors) {
+    int8_ = int8_ || t.dtype == DType::I8;
+    size_t n = 1;
+    for (auto d : t.shape) n *= size_t(d);  // within the file's bytes (safetensors.cc checks)
+    elements_ += n;
+  }
   arch_ = meta("arch");
   modality_ = meta("modality");
   try {

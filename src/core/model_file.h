@@ -58,6 +58,7 @@ class ModelFile {
   const std::map<std::string, std::string>& metadata() const { return st_.metadata; }
   const std::vector<TensorInfo>& tensors() const { return st_.tensors; }
   size_t file_size() const { return st_.bytes.size; }
+  size_t elements() const { return elements_; }  // of all tensors
   // Whether models multiply by int8 weights: LoadOptions::int8, or the file stores int8 tensors.
   bool int8() const { return int8_; }
 
@@ -92,6 +93,7 @@ class ModelFile {
   LoadOptions opts_;
   std::string arch_, modality_;
   bool int8_ = false;
+  size_t elements_ = 0;
   nlohmann::json config_, tokenizer_;
   void* alloc_locked(size_t bytes) const;
   mutable std::mutex mu_;                               // guards the members below

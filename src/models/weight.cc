@@ -54,6 +54,7 @@ void Weight::quantize(const ModelFile& mf, const float* data) {
   ops::quantize_rows_q8(data, m_.rows, m_.cols, q8, scale);
   m_.q8 = q8;
   m_.scale = scale;
+  m_.q8_prefetch = ops::use_prefetch_q8(mf.elements());
   pack(mf);  // panels from the plain form
   if (ops::kQ8Offset) {
     ops::offset_q8(q8, m_.rows, m_.cols);

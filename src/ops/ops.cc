@@ -62,6 +62,9 @@ namespace {
 constexpr size_t kParallelMinWeights = size_t(1) << 15;
 // int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
 constexpr size_t kParallelMinWeightsQ8 = 4 * kParallelMinWeights;
+// The fewest weights of a model whose int8 rows are read ahead: between char-lstm's 3.4 M (slower
+// with it) and llama-15m's 24 M (faster).
+[[maybe_unused]] constexpr size_t kPrefetchMinWeights = size_t(8) << 20;
 // The largest matrix use_panels() packs. int8 products that small stay on one thread (below).
 constexpr size_t kPanelMaxWeights = size_t(1) << 16;
 static_assert(kPanelMaxWeights < kParallelMinWeightsQ8, "int8 panel products are not split across threads");
@@ -281,6 +284,15 @@ void matvec_q8(const int8_t* W, const float* scale, size_t rows, size_t cols, co
   HWY_DYNAMIC_DISPATCH(MatVecQ8)(W, scale, rows, cols, x, bias, y);
 }
 
+bool use_prefetch_q8(size_t model_weights) {
+#if defined(__EMSCRIPTEN__)
+  (void)model_weights;
+  return false;  // wasm has no prefetch
+#else
+  return model_weights >= kPrefetchMinWeights;
+#endif
+}
+
 void offset_q8(int8_t* q8, size_t rows, size_t cols) {
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; c += 2) q8[r * cols + c] = int8_t(q8[r * cols + c] ^ 0x80);
@@ -299,10 +311,10 @@ void quantize_rows_q8(const float* W, size_t rows, size_t cols, int8_t* q, float
 float quantize_vector_q8(const float* x, size_t n, int16_t* xq) { return HWY_DYNAMIC_DISPATCH(QuantizeVectorQ8)(x, n, xq); }
 void matvec_q8q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
                  const float* bias, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, scale, rows, cols, xq, xs, bias, y, false);
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, scale, rows, cols, xq, xs, bias, y, false, false);
 }
 void matvec_q8q8_acc(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs, float* y) {
-  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, scale, rows, cols, xq, xs, y, false);
+  HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, scale, rows, cols, xq, xs, y, false, false);
 }
 
 namespace {
@@ -319,10 +331,11 @@ void q8_rows(size_t b, size_t e, void* p) {
   auto& m = *static_cast<ProductQ8*>(p);
   const int8_t* W = m.W->q8 + b * m.W->cols;
   if (m.accumulate) {
-    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.y + b, m.W->q8_offset);
+    HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Acc)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.y + b, m.W->q8_offset,
+                                        m.W->q8_prefetch);
   } else {
     HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W, m.W->scale + b, e - b, m.W->cols, m.xq, m.xs, m.bias ? m.bias + b : nullptr, m.y + b,
-                                     m.W->q8_offset);
+                                     m.W->q8_offset, m.W->q8_prefetch);
   }
 }
 // x with its int8 form: as given, or quantized now into a per-thread buffer that only grows (valid
@@ -423,7 +436,10 @@ namespace {
 // One thread's product: the kernels, without a split.
 void matvec_serial(const Matrix& W, const Vector& x, float* y) {
   if (W.q8_panels) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8Panels)(W.q8_panels, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y);
-  if (W.q8) return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y, W.q8_offset);
+  if (W.q8) {
+    return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y, W.q8_offset,
+                                            W.q8_prefetch);
+  }
   if (W.panels && kMatVecOnPanels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
   if (W.pairs) return HWY_DYNAMIC_DISPATCH(MatVecPairs)(W.pairs, W.rows, W.cols, x.f32, nullptr, y);
   HWY_DYNAMIC_DISPATCH(MatVec)(W.f32, W.rows, W.cols, x.f32, nullptr, y);

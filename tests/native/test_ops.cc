@@ -230,6 +230,11 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
           ops::matvec(ops::row_block(m, 1, rows - 2), x.data(), b.data() + 1, ym.data());
           CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
         }
+        // Read ahead (models whose weights stream from memory): AVX2 takes a line of each row per step.
+        ops::Matrix mp = m;
+        mp.q8_prefetch = true;
+        ops::matvec(mp, x.data(), b.data(), ym.data());
+        CHECK_MESSAGE(rel_error(ym.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " prefetch");
         // In offset form (how models store int8 rows in wasm), which every target's kernel reads.
         std::vector<int8_t> qo = q;
         ops::offset_q8(qo.data(), rows, cols);
@@ -240,9 +245,13 @@ TEST_CASE("int8 x int8 matvec matches the scalar reference and the float32 produ
         mo.q8 = qo.data(), mo.q8_offset = true;
         ops::matvec(mo, x.data(), b.data(), ym.data());
         CHECK_MESSAGE(rel_error(ym.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " offset");
-        ya = b;
-        ops::matvec_acc(mo, x.data(), ya.data());
-        CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6, rows << "x" << cols << " offset acc");
+        for (bool prefetch : {false, true}) {
+          ya = b;
+          mo.q8_prefetch = prefetch;
+          ops::matvec_acc(mo, x.data(), ya.data());
+          CHECK_MESSAGE(rel_error(ya.data(), yr.data(), rows) < 1e-6,
+                        rows << "x" << cols << " offset acc" << (prefetch ? " prefetch" : ""));
+        }
         if (rows > 2) {
           ops::matvec(ops::row_block(mo, 1, rows - 2), x.data(), b.data() + 1, ym.data());
           CHECK(rel_error(ym.data(), yr.data() + 1, rows - 2) < 1e-6);
@@ -291,11 +300,12 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
         ops::offset_q8(qo.data(), rows, cols);
         ops::Matrix mo;
         mo.q8 = qo.data(), mo.q8_offset = true, mo.scale = scale.data(), mo.rows = rows, mo.cols = cols;
-        for (int form = 0; form < 3; ++form) {
+        for (int form = 0; form < 4; ++form) {
           const bool panels = form == 1;
           if (panels) {
             ops::matvec_q8q8_panels(P.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
-          } else if (form == 2) {
+          } else if (form >= 2) {
+            mo.q8_prefetch = form == 3;
             ops::matvec(mo, ops::Vector{nullptr, xq.data(), 1.f}, nullptr, y.data());
           } else {
             ops::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), 1.f, nullptr, y.data());
@@ -304,7 +314,7 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
             int64_t s = 0;
             for (size_t c = 0; c < cols; ++c) s += int64_t(q[r * cols + c]) * xq[c];
             CHECK_MESSAGE(y[r] == float(s), rows << "x" << cols << " row " << r << " x pattern " << xkind
-                                                  << (panels ? " panels" : form == 2 ? " offset" : ""));
+                                                  << (panels ? " panels" : form == 2 ? " offset" : form == 3 ? " offset prefetch" : ""));
           }
         }
       }
