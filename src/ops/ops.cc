@@ -62,8 +62,8 @@ namespace {
 constexpr size_t kParallelMinWeights = size_t(1) << 15;
 // int8 rows cost about a quarter of float32 ones: split from the same bytes, 4x the weights.
 constexpr size_t kParallelMinWeightsQ8 = 4 * kParallelMinWeights;
-// The fewest weights of a model whose int8 rows are read ahead: between char-lstm's 3.4 M (slower
-// with it) and llama-15m's 24 M (faster).
+// The fewest weights of a model whose int8 rows are read ahead: between char-lstm's 3.6 M (slower
+// with it) and llama-15m's 15.2 M (faster).
 [[maybe_unused]] constexpr size_t kPrefetchMinWeights = size_t(8) << 20;
 // The largest matrix use_panels() packs. int8 products that small stay on one thread (below).
 constexpr size_t kPanelMaxWeights = size_t(1) << 16;
