@@ -134,12 +134,12 @@ inline constexpr bool kQ8Offset = false;
 void offset_q8(int8_t* q8, size_t rows, size_t cols);
 
 // int8 rows read ahead (software prefetch, natively): where a step's weights come from memory, not
-// cache, the hardware prefetcher restarts on every matrix (four streams each) and falls behind the
-// int8 row kernel; prefetching each row's cache line 1.5 KB ahead made llama-15m's int8 step (15 MB
-// of weights in 43 matrices) 1.1-1.3x faster, alternated. Where they stay in cache it costs the
-// prefetch instructions: char-lstm's 3.3 MB 0.93x (and the float32 kernel, which streams at
-// memory's pace, 0.83x on llama-15m: it does not). use_prefetch_q8(weights): whether a model with
-// that many weights in all has its int8 rows read ahead (Matrix::q8_prefetch).
+// cache, the hardware prefetcher falls behind the int8 row kernel; prefetching each row's cache
+// line 1.5 KB ahead made llama-15m's int8 step (15 MB of weights in 43 matrices) 1.08-1.3x faster,
+// alternated. Where they stay in cache it costs the prefetch instructions: char-lstm's 3.3 MB
+// 0.93x (and the float32 kernel, which streams at memory's pace, 0.83x on llama-15m: it does not).
+// use_prefetch_q8(weights): whether a model with that many weights in all has its int8 rows read
+// ahead (Matrix::q8_prefetch).
 bool use_prefetch_q8(size_t model_weights);
 
 // A weight matrix [rows x cols] in either storage: float32 (f32 set, row-major, or pairs set instead:
