@@ -58,9 +58,7 @@ ModelFile::ModelFile(SafeTensors st, const LoadOptions& opts) : st_(std::move(st
   int8_ = opts.int8;
   for (const auto& t : st_.tensors) {
     int8_ = int8_ || t.dtype == DType::I8;
-    size_t n = 1;
-    for (auto d : t.shape) n *= size_t(d);  // within the file's bytes (safetensors.cc checks)
-    elements_ += n;
+    elements_ += t.nbytes / dtype_size(t.dtype);  // nbytes: the shape's elements x size, checked at parse
   }
   arch_ = meta("arch");
   modality_ = meta("modality");
