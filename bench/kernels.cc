@@ -1,16 +1,19 @@
-// argen_kernels: each native SIMD target's matrix kernels on the suite models' matrix sets, side by
-// side on this CPU (GMAC/s, one thread). Where a CPU has several targets (AVX-512 machines: AVX3 and
-// AVX2), it shows which the dispatcher should pick; the tests check each target's numbers.
+// argen_kernels: the matrix kernels on the suite models' matrix sets, stored as the models store
+// them (Weight: panels, row pairs, offset form, read-ahead as use_panels / use_pairs / kQ8Offset /
+// use_prefetch_q8 say), GMAC/s on one thread. Natively each SIMD target compiled in and supported
+// by this CPU, side by side (AVX-512 machines: is the dispatcher's pick the fastest?); in wasm its
+// one target, to set against the native build's figures on the same machine.
 //
-//   build/native/argen_kernels [ROUNDS]     (default 3; targets alternated within each round)
+//   build/native/argen_kernels [ROUNDS]          (default 3; targets alternated within each round)
+//   node build/wasm/argen_kernels.js [ROUNDS]
 //
 // Sets (shapes from ../shared/BENCH_SUITE.md): char-lstm's matrices (2048 x 512 three times, the
 // 256 x 512 head; its first layer's input product is a table lookup) in int8 and float32 rows;
 // llama-15m's 43 (per layer q, k, v, o 288 x 288, w1, w3 768 x 288, w2 288 x 768; the 32000 x 288
-// classifier) in int8 rows read ahead, as the model reads them; wavenet-20's 82 products per sample
-// (per layer 128 x 64 for the new tap, 64 x 64 residual, 128 x 64 skip, 128 x 64 past tap; head 256 x
-// 128 and 256 x 256) on int8 and float32 panels; pixelcnn-gated's row products (per layer 128 x 384
-// vertical, 128 x 64, for a row of 28 positions at once) on float32 and int8 panels.
+// classifier) in int8, as the model reads them; wavenet-20's 82 products per sample (per layer
+// 128 x 64 for the new tap, 64 x 64 residual, 128 x 64 skip, 128 x 64 past tap; head 256 x 128 and
+// 256 x 256) in int8 and float32; pixelcnn-gated's row products (per layer 128 x 384 vertical,
+// 128 x 64, for a row of 28 positions at once) in int8 and float32.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,16 +30,17 @@ using namespace argen;
 namespace {
 
 using Shapes = std::vector<std::pair<size_t, size_t>>;
-enum class Kind { F32Rows, Q8Rows, Q8RowsPrefetch, F32Panels, Q8Panels };
 
-// One matrix in the storage a kind asks for, made from N(0, 0.02) weights.
+// One matrix stored as models/weight.cc stores it, made from N(0, 0.02) weights.
 struct Stored {
   std::vector<float> f32, panels, scale;
   std::vector<int8_t> q8, q8_panels;
   ops::Matrix m;
 };
 
-std::vector<Stored> make(const Shapes& shapes, Kind kind) {
+std::vector<Stored> make(const Shapes& shapes, bool int8) {
+  size_t model_weights = 0;
+  for (const auto& [rows, cols] : shapes) model_weights += rows * cols;
   std::mt19937 gen(1234);
   std::normal_distribution<float> normal(0.f, 0.02f);
   std::vector<Stored> out(shapes.size());
@@ -46,9 +50,15 @@ std::vector<Stored> make(const Shapes& shapes, Kind kind) {
     s.f32.resize(rows * cols);
     for (float& w : s.f32) w = normal(gen);
     s.m.rows = rows, s.m.cols = cols;
-    if (kind == Kind::F32Rows || kind == Kind::F32Panels) {
+    const bool panels = ops::use_panels(rows, cols);
+    if (!int8) {
+      if (ops::use_pairs(rows, cols)) {
+        ops::pack_pairs(s.f32.data(), rows, cols);
+        s.m.pairs = s.f32.data();
+        continue;
+      }
       s.m.f32 = s.f32.data();
-      if (kind == Kind::F32Panels) {
+      if (panels) {
         s.panels.resize(ops::panel_floats(rows, cols));
         ops::pack_panels(s.f32.data(), rows, cols, s.panels.data());
         s.m.panels = s.panels.data();
@@ -57,13 +67,15 @@ std::vector<Stored> make(const Shapes& shapes, Kind kind) {
     }
     s.q8.resize(rows * cols), s.scale.resize(rows);
     ops::quantize_rows_q8(s.f32.data(), rows, cols, s.q8.data(), s.scale.data());
+    s.f32 = {};
     s.m.q8 = s.q8.data(), s.m.scale = s.scale.data();
-    s.m.q8_prefetch = kind == Kind::Q8RowsPrefetch;
-    if (kind == Kind::Q8Panels) {
+    s.m.q8_prefetch = ops::use_prefetch_q8(model_weights);
+    if (panels) {
       s.q8_panels.resize(ops::panel_bytes_q8(rows, cols));
       ops::pack_panels_q8(s.q8.data(), rows, cols, s.q8_panels.data());
       s.m.q8_panels = s.q8_panels.data();
     }
+    if (ops::kQ8Offset) ops::offset_q8(s.q8.data(), rows, cols), s.m.q8_offset = true;
   }
   return out;
 }
@@ -93,13 +105,13 @@ int main(int argc, char** argv) {
   for (int l = 0; l < 10; ++l) pixelcnn.insert(pixelcnn.end(), {{128, 384}, {128, 64}});
 
   std::vector<Set> sets;
-  sets.push_back({"char-lstm int8 rows", make(lstm, Kind::Q8Rows), false, 1});
-  sets.push_back({"char-lstm float32 rows", make(lstm, Kind::F32Rows), true, 1});
-  sets.push_back({"llama-15m int8 rows, read ahead", make(llama, Kind::Q8RowsPrefetch), false, 1});
-  sets.push_back({"wavenet-20 int8 panels", make(wavenet, Kind::Q8Panels), false, 1});
-  sets.push_back({"wavenet-20 float32 panels", make(wavenet, Kind::F32Panels), true, 1});
-  sets.push_back({"pixelcnn-gated rows int8, 28 positions", make(pixelcnn, Kind::Q8Panels), false, 28});
-  sets.push_back({"pixelcnn-gated rows float32, 28 positions", make(pixelcnn, Kind::F32Panels), true, 28});
+  sets.push_back({"char-lstm int8", make(lstm, true), false, 1});
+  sets.push_back({"char-lstm float32", make(lstm, false), true, 1});
+  sets.push_back({"llama-15m int8", make(llama, true), false, 1});
+  sets.push_back({"wavenet-20 int8", make(wavenet, true), false, 1});
+  sets.push_back({"wavenet-20 float32", make(wavenet, false), true, 1});
+  sets.push_back({"pixelcnn-gated rows int8, 28 positions", make(pixelcnn, true), false, 28});
+  sets.push_back({"pixelcnn-gated rows float32, 28 positions", make(pixelcnn, false), true, 28});
 
   // Inputs: one vector (and its int8 form) long enough for every set; 28 positions of 384 columns.
   const size_t kMaxCols = 768, kPositions = 28, kStride = 384;
@@ -110,9 +122,13 @@ int main(int argc, char** argv) {
   const float x_scale = ops::quantize_vector_q8(x.data(), kMaxCols, xq.data());
   for (size_t t = 0; t < kPositions; ++t) xs[t] = ops::quantize_vector_q8(&X[t * kStride], kStride, &Xq[t * kStride]);
 
+#if defined(__EMSCRIPTEN__)
+  const std::vector<int64_t> targets = {HWY_STATIC_TARGET};  // one target, no dispatch
+#else
   std::vector<int64_t> targets;
   for (int64_t t : hwy::SupportedAndGeneratedTargets())
     if (t != HWY_SCALAR) targets.push_back(t);
+#endif
   std::printf("GMAC/s, 1 thread, %d rounds (targets alternated in each)\n%-42s", rounds, "set");
   for (int64_t t : targets) std::printf(" %8s", hwy::TargetName(t));
   std::printf("\n");
@@ -121,8 +137,10 @@ int main(int argc, char** argv) {
       std::printf("%-42s", s.name);
       double macs = 0;
       for (const Stored& m : s.matrices) macs += double(m.m.rows) * double(m.m.cols) * double(s.positions);
-      for (int64_t t : targets) {
+      for ([[maybe_unused]] int64_t t : targets) {
+#if !defined(__EMSCRIPTEN__)
         hwy::SetSupportedTargetsForTest(t);
+#endif
         const auto start = std::chrono::steady_clock::now();
         double seconds = 0;
         size_t reps = 0;
@@ -146,6 +164,8 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
   }
+#if !defined(__EMSCRIPTEN__)
   hwy::SetSupportedTargetsForTest(0);
+#endif
   return y[0] + Y[0] == 12345.f;  // keeps the products from being optimised away
 }
