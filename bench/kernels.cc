@@ -5,7 +5,7 @@
 // one target, to set against the native build's figures on the same machine.
 //
 //   build/native/argen_kernels [ROUNDS]          (default 3; targets alternated within each round)
-//   node build/wasm/argen_kernels.js [ROUNDS]
+//   node --no-experimental-fetch build/wasm/argen_kernels.js [ROUNDS]
 //
 // Sets (shapes from ../shared/BENCH_SUITE.md): char-lstm's matrices (2048 x 512 three times, the
 // 256 x 512 head; its first layer's input product is a table lookup) in int8 and float32 rows;

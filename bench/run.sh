@@ -4,7 +4,8 @@
 # pthreads core), each with float32 and int8 weights (`--weights int8` / loadModel({weights})),
 # against onnxruntime-web (WASM, 1 and 2 threads), onnxruntime-node (1 thread) and PyTorch (1 thread);
 # then bench/roofline.py: each argen row's fraction of the machine limit that binds it (limits probed
-# right before each 1-thread row).
+# right before each 1-thread row); then argen_kernels, the matrix kernels alone, natively each SIMD
+# target and in wasm (one round per round of the models).
 #
 #   bench/run.sh [--quick] [--model char-lstm|llama-15m|pixelcnn-gated|wavenet-20]...
 #
@@ -18,8 +19,8 @@
 #     pixelcnn-gated 4 pixels (8 checked), wavenet-20 256 samples; writes build/bench/results.json instead
 #   --model M: only that model (repeatable); default: all of them
 #
-# Needs build/native/argen and build/wasm/pkg (built here with scripts/build.sh if missing), Debian's
-# /usr/bin/python3 with torch, and node_modules (npm ci).
+# Needs build/native/argen{,_kernels} and build/wasm/{pkg,argen_kernels.js} (built here with
+# scripts/build.sh if missing), Debian's /usr/bin/python3 with torch, and node_modules (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,12 +46,12 @@ py=/usr/bin/python3
 out=build/bench
 prompt="In the beginning God created the"  # char-lstm: 32 bytes = 32 tokens (bytes tokenizer)
 
-[ -x build/native/argen ] || scripts/build.sh native >&2
-[ -f build/wasm/pkg/argen.mjs ] || scripts/build.sh wasm >&2
+[ -x build/native/argen ] && [ -x build/native/argen_kernels ] || scripts/build.sh native >&2
+[ -f build/wasm/pkg/argen.mjs ] && [ -f build/wasm/argen_kernels.js ] || scripts/build.sh wasm >&2
 mkdir -p "$out"
 # A private copy of the builds, so that a rebuild during the run cannot mix two versions.
-rm -rf "$out/argen" "$out/pkg"
-cp build/native/argen "$out/argen"
+rm -rf "$out/argen" "$out/pkg" "$out"/argen_kernels*
+cp build/native/argen build/native/argen_kernels build/wasm/argen_kernels.js build/wasm/argen_kernels.wasm "$out/"
 cp -r build/wasm/pkg "$out/pkg"
 export ARGEN_PKG=$PWD/$out/pkg
 
@@ -158,4 +159,8 @@ done
 # probe run just before it.
 echo "== roofline" >&2
 "$py" bench/roofline.py "$out" || status=1
+# The kernels alone on the suite models' matrices: each native SIMD target, then wasm (bench/kernels.cc).
+echo "== kernels" >&2
+"$out/argen_kernels" "$rounds" || status=1
+node --no-experimental-fetch "$out/argen_kernels.js" "$rounds" || status=1
 exit $status
