@@ -12,6 +12,12 @@ const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 const rate = (n, ms) => (ms > 0 ? (n * 1000) / ms : 0);
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
+// The first panel's worker starts with the page, while the model list downloads; the panel shown
+// first takes it (and any error it had meanwhile), the others start their own when first shown.
+const startWorker = () => new Worker(`worker.mjs${location.search}`, { type: 'module' });
+let firstWorker = startWorker(), firstWorkerError = null;
+firstWorker.onerror = (e) => (firstWorkerError = e);
+
 class Panel {
   constructor(modality, models, defaults) {
     this.modality = modality;
@@ -35,12 +41,15 @@ class Panel {
     this.running = false;
   }
 
-  // The worker starts (and the model loads) when the panel is first shown.
+  // The panel's worker and model load when it is first shown (the first one's worker has started).
   show() {
     if (this.worker) return;
-    this.worker = new Worker(`worker.mjs${location.search}`, { type: 'module' });
+    const early = firstWorker;
+    firstWorker = null;
+    this.worker = early ?? startWorker();
     this.worker.onmessage = ({ data }) => this.message(data);
     this.worker.onerror = (e) => this.error(`worker failed: ${e.message ?? 'unknown error'}`);
+    if (early && firstWorkerError) this.worker.onerror(firstWorkerError);
     this.load();
   }
 
@@ -412,6 +421,7 @@ async function main() {
     models = await res.json();
   } catch (e) {
     main.append(h('p', { className: 'error', role: 'alert', textContent: `Could not read the model list: ${e.message}` }));
+    firstWorker.terminate();
     return;
   }
   const panels = [];

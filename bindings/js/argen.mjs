@@ -52,7 +52,8 @@ function core(threads) {
 }
 
 // Bytes from a URL (streamed, with progress), a file path under Node, or bytes the caller already has.
-async function readSource(source, onProgress, cacheName) {
+// A download's write to the Cache API is pushed onto `writes`, for the caller to await later.
+async function readSource(source, onProgress, cacheName, writes) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
@@ -103,7 +104,7 @@ async function readSource(source, onProgress, cacheName) {
     for (const c of chunks) bytes.set(c, at), (at += c.length);
   }
   if (total && bytes.length !== total) throw new Error(`argen: download of ${url} was cut short: ${bytes.length} of ${total} bytes`);
-  await cache?.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {});
+  if (cache) writes.push(cache.put(url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } })).catch(() => {}));
   return bytes;
 }
 
@@ -272,9 +273,16 @@ function imageEvents({ width, channels }) {
  */
 export async function loadModel(source, { onProgress, name, cache = 'argen-models', threads, weights = 'f32' } = {}) {
   if (weights !== 'f32' && weights !== 'int8') throw new Error(`argen: weights must be 'f32' or 'int8', found ${weights}`);
-  const [m, bytes] = await Promise.all([core(threads), readSource(source, onProgress, cache)]);
+  const writes = [];
+  const [m, bytes] = await Promise.all([core(threads), readSource(source, onProgress, cache, writes)]);
   const label = name ?? (typeof source === 'string' ? source : 'model bytes');
-  return new Model(new m.Model(bytes, label, weights));
+  try {
+    return new Model(new m.Model(bytes, label, weights));
+  } finally {
+    // The Cache API write runs while the model loads (it took ~50 ms of a cold start in Chromium),
+    // and is done when loadModel returns: a reload right after finds the model cached.
+    await Promise.all(writes);
+  }
 }
 
 /** Threads the core uses for matrix products (after the first loadModel; 1 before). */
