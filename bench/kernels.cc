@@ -23,6 +23,10 @@
 #include <vector>
 
 #include "hwy/targets.h"
+#include "core/aligned.h"
+#include "core/model_file.h"
+#include "models/weight.h"
+#include "nlohmann/json.hpp"
 #include "ops/ops.h"
 
 using namespace argen;
@@ -31,59 +35,47 @@ namespace {
 
 using Shapes = std::vector<std::pair<size_t, size_t>>;
 
-// One matrix stored as models/weight.cc stores it, made from N(0, 0.02) weights.
+// A set's matrices stored as a model stores them: an in-memory model file holding them as float32
+// tensors of N(0, 0.02) weights, each loaded as a Weight (the model's own storage rules: panels,
+// row pairs, int8 offset form, read-ahead by the file's weight count).
 struct Stored {
-  std::vector<float> f32, panels, scale;
-  std::vector<int8_t> q8, q8_panels;
-  ops::Matrix m;
+  std::shared_ptr<const ModelFile> file;
+  std::vector<Weight> matrices;
 };
 
-std::vector<Stored> make(const Shapes& shapes, bool int8) {
-  size_t model_weights = 0;
-  for (const auto& [rows, cols] : shapes) model_weights += rows * cols;
-  std::mt19937 gen(1234);
-  std::normal_distribution<float> normal(0.f, 0.02f);
-  std::vector<Stored> out(shapes.size());
+Stored make(const Shapes& shapes, bool int8) {
+  nlohmann::json header = {{"__metadata__", {{"format", "argen/1"}, {"arch", "bench"}, {"modality", "text"}, {"config", "{}"}}}};
+  size_t floats = 0;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const auto [rows, cols] = shapes[i];
-    Stored& s = out[i];
-    s.f32.resize(rows * cols);
-    for (float& w : s.f32) w = normal(gen);
-    s.m.rows = rows, s.m.cols = cols;
-    const bool panels = ops::use_panels(rows, cols);
-    if (!int8) {
-      if (ops::use_pairs(rows, cols)) {
-        ops::pack_pairs(s.f32.data(), rows, cols);
-        s.m.pairs = s.f32.data();
-        continue;
-      }
-      s.m.f32 = s.f32.data();
-      if (panels) {
-        s.panels.resize(ops::panel_floats(rows, cols));
-        ops::pack_panels(s.f32.data(), rows, cols, s.panels.data());
-        s.m.panels = s.panels.data();
-      }
-      continue;
-    }
-    s.q8.resize(rows * cols), s.scale.resize(rows);
-    ops::quantize_rows_q8(s.f32.data(), rows, cols, s.q8.data(), s.scale.data());
-    s.f32 = {};
-    s.m.q8 = s.q8.data(), s.m.scale = s.scale.data();
-    s.m.q8_prefetch = ops::use_prefetch_q8(model_weights);
-    if (panels) {
-      s.q8_panels.resize(ops::panel_bytes_q8(rows, cols));
-      ops::pack_panels_q8(s.q8.data(), rows, cols, s.q8_panels.data());
-      s.m.q8_panels = s.q8_panels.data();
-    }
-    if (ops::kQ8Offset) ops::offset_q8(s.q8.data(), rows, cols), s.m.q8_offset = true;
+    header["m" + std::to_string(i)] = {
+        {"dtype", "F32"}, {"shape", {rows, cols}}, {"data_offsets", {4 * floats, 4 * (floats + rows * cols)}}};
+    floats += rows * cols;
   }
-  return out;
+  std::string text = header.dump();
+  text.append((64 - (8 + text.size()) % 64) % 64, ' ');  // tensors on 64-byte boundaries, as exported
+  AlignedVector<uint8_t> bytes(8 + text.size() + 4 * floats);
+  for (int i = 0; i < 8; ++i) bytes[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
+  std::copy(text.begin(), text.end(), bytes.begin() + 8);
+  std::mt19937 gen(1234);
+  std::normal_distribution<float> normal(0.f, 0.02f);
+  float* w = reinterpret_cast<float*>(bytes.data() + 8 + text.size());
+  for (size_t i = 0; i < floats; ++i) w[i] = normal(gen);
+  LoadOptions opts;
+  opts.int8 = int8;
+  Stored s;
+  s.file = ModelFile::from_bytes(Bytes::from_vector(std::move(bytes)), "bench set", opts);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto [rows, cols] = shapes[i];
+    const Tensor t = s.file->get("m" + std::to_string(i), {int64_t(rows), int64_t(cols)});
+    s.matrices.emplace_back(*s.file, t, s.file->int8(), true);
+  }
+  return s;
 }
 
 struct Set {
   const char* name;
-  std::vector<Stored> matrices;
-  bool f32;
+  Stored stored;
   size_t positions;  // 1: matvec; more: matmul of that many positions
 };
 
@@ -105,13 +97,13 @@ int main(int argc, char** argv) {
   for (int l = 0; l < 10; ++l) pixelcnn.insert(pixelcnn.end(), {{128, 384}, {128, 64}});
 
   std::vector<Set> sets;
-  sets.push_back({"char-lstm int8", make(lstm, true), false, 1});
-  sets.push_back({"char-lstm float32", make(lstm, false), true, 1});
-  sets.push_back({"llama-15m int8", make(llama, true), false, 1});
-  sets.push_back({"wavenet-20 int8", make(wavenet, true), false, 1});
-  sets.push_back({"wavenet-20 float32", make(wavenet, false), true, 1});
-  sets.push_back({"pixelcnn-gated rows int8, 28 positions", make(pixelcnn, true), false, 28});
-  sets.push_back({"pixelcnn-gated rows float32, 28 positions", make(pixelcnn, false), true, 28});
+  sets.push_back({"char-lstm int8", make(lstm, true), 1});
+  sets.push_back({"char-lstm float32", make(lstm, false), 1});
+  sets.push_back({"llama-15m int8", make(llama, true), 1});
+  sets.push_back({"wavenet-20 int8", make(wavenet, true), 1});
+  sets.push_back({"wavenet-20 float32", make(wavenet, false), 1});
+  sets.push_back({"pixelcnn-gated rows int8, 28 positions", make(pixelcnn, true), 28});
+  sets.push_back({"pixelcnn-gated rows float32, 28 positions", make(pixelcnn, false), 28});
 
   // Inputs: one vector (and its int8 form) long enough for every set; 28 positions of 384 columns.
   const size_t kMaxCols = 768, kPositions = 28, kStride = 384;
@@ -136,7 +128,7 @@ int main(int argc, char** argv) {
     for (const Set& s : sets) {
       std::printf("%-42s", s.name);
       double macs = 0;
-      for (const Stored& m : s.matrices) macs += double(m.m.rows) * double(m.m.cols) * double(s.positions);
+      for (const Weight& m : s.stored.matrices) macs += double(m.rows()) * double(m.cols()) * double(s.positions);
       for ([[maybe_unused]] int64_t t : targets) {
 #if !defined(__EMSCRIPTEN__)
         hwy::SetSupportedTargetsForTest(t);
@@ -145,15 +137,15 @@ int main(int argc, char** argv) {
         double seconds = 0;
         size_t reps = 0;
         do {  // whole passes over the set for at least 0.3 s
-          for (const Stored& m : s.matrices) {
-            if (s.positions > 1 && s.f32) {
-              ops::matmul(m.m, X.data(), s.positions, nullptr, Y.data());
+          for (const Weight& m : s.stored.matrices) {
+            if (s.positions > 1 && !m.int8()) {
+              ops::matmul(m, X.data(), s.positions, nullptr, Y.data());
             } else if (s.positions > 1) {
-              ops::matmul_q8(m.m, Xq.data(), kStride, xs.data(), s.positions, nullptr, Y.data());
-            } else if (s.f32) {
-              ops::matvec(m.m, x.data(), nullptr, y.data());
+              ops::matmul_q8(m, Xq.data(), kStride, xs.data(), s.positions, nullptr, Y.data());
+            } else if (!m.int8()) {
+              ops::matvec(m, x.data(), nullptr, y.data());
             } else {
-              ops::matvec(m.m, ops::Vector{x.data(), xq.data(), x_scale}, nullptr, y.data());
+              ops::matvec(m, ops::Vector{x.data(), xq.data(), x_scale}, nullptr, y.data());
             }
           }
           ++reps;
