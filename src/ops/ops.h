@@ -100,7 +100,8 @@ void matvec_pairs_acc(const float* pairs, size_t rows, size_t cols, const float*
 // int8 weights likewise (pack_panels_q8): per panel, groups of kPanelColsQ8 columns in order, each
 // row's weights of a group side by side (the last group padded with zeros); the int8 x int8
 // products on them. Four columns natively, where AVX2 multiplies bytes and sums a row's four in one
-// 32-bit lane (vpmaddubsw, vpmaddwd; wavenet-20 native int8 1.2x over pairs widened to int16); two
+// 32-bit lane (vpmaddubsw, vpmaddwd; wavenet-20 native int8 1.2x over pairs widened to int16), as
+// AVX-512 VNNI's vpdpbusd does in one instruction (AVX3_DL); two
 // in wasm, whose pairwise multiply-add of int16 lanes sums a pair (four would need twice the sums).
 #if defined(__EMSCRIPTEN__)
 inline constexpr size_t kPanelColsQ8 = 2;
