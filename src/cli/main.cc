@@ -271,6 +271,11 @@ int main(int argc, char** argv) {
     Args a = parse_args(argc, argv, 2);
     ops::set_threads(integer(a, "--threads", std::min(ops::max_threads(), 4), 1, 64));
     std::string cmd = argv[1];
+    // Only info and roofline take bare arguments; elsewhere one is a mistake (a model path without
+    // --model would otherwise leave the bundled model in use, unnoticed).
+    if (cmd != "info" && cmd != "roofline" && !a.positional.empty())
+      throw Error("argen " + cmd + ": unexpected argument '" + a.positional[0] + "'" +
+                  (a.opts.count("--model") ? "" : " (a model file is given as --model FILE)"));
     if (cmd == "generate") return cmd_generate(a);
     if (cmd == "info") return cmd_info(a);
     if (cmd == "eval") return cmd_eval(a);

@@ -1,4 +1,5 @@
-// Hardening of the JS API (wasm build): hostile files, concurrent streams, dispose, limits, long runs.
+// Hardening of the JS API (wasm build): hostile files, concurrent streams, dispose, limits, long runs;
+// and the native CLI's arguments.
 //
 // The long run makes ARGEN_LONGRUN generate calls (default 1000 for CI; the issue's full run is
 // ARGEN_LONGRUN=10000 node --test tests/js/hardening.test.mjs) mixing every golden architecture,
@@ -8,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { argen, collect, goldenCases, pkg, root } from './helpers.mjs';
+import { spawnSync } from 'node:child_process';
+import { argen, collect, goldenCases, nativeBin, pkg, requireFile, root } from './helpers.mjs';
 
 const hostileDir = path.join(root, 'tests/hostile');
 const cases = goldenCases();
@@ -239,4 +241,21 @@ test('a model file over the wasm memory limit is refused before it is copied, na
   const huge = { length: 5 * 2 ** 30 };  // what the binding reads first; nothing is allocated
   assert.throws(() => new core.Model(huge, 'huge.safetensors', 'f32'),
     /huge\.safetensors: the model file is 5368709120 bytes; that is over the memory limit \(the wasm heap holds at most 4294967296 bytes\)/);
+});
+
+test('the native CLI names a bad argument and exits 1, running nothing', () => {
+  const cli = (...args) => spawnSync(requireFile(nativeBin), args, { encoding: 'utf8' });
+  const model = path.join(root, 'models/bundled/kjv-lstm.safetensors');
+  for (const [args, error] of [
+    [['bench', model], `unexpected argument '${model}' (a model file is given as --model FILE)`],
+    [['generate', '--model', model, 'extra'], "unexpected argument 'extra'"],
+    [['bench', '--model', model, '--tokens'], 'option --tokens needs a value'],
+    [['bench', '--model', model, '--tokenz', '5'], 'unknown option --tokenz'],
+    [['bench', '--model', model, '--tokens', '-3'], 'option --tokens needs an integer in 1..16777216'],
+  ]) {
+    const r = cli(...args);
+    assert.equal(r.status, 1, args.join(' '));
+    assert.ok(r.stderr.includes(error), `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '', args.join(' '));
+  }
 });
