@@ -829,6 +829,8 @@ HWY_INLINE __m512i DotBytes(__m512i acc, __m512i u, __m512i s) {
   return acc;
 }
 HWY_INLINE __m512i LoadBytes(const void* p) { return _mm512_loadu_si512(p); }
+// -128 sum(x), what the +128 of every weight adds to a row's sum, modulo 2^32 as the sums wrap.
+HWY_INLINE int32_t MinusOffset(int32_t sum) { return int32_t(0u - 128u * uint32_t(sum)); }
 #endif
 
 // One output of an int8 x int8 product from its integer sum: y[row] = s * scale[row] * xs
@@ -1000,7 +1002,7 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
 #if HWY_TARGET == HWY_WASM
     sums = hn::Sub(sums, hn::Set(d4, 128 * low_sum));
 #elif HWY_TARGET == HWY_AVX3_DL
-    sums = hn::Sub(sums, hn::Set(d4, 128 * xb.sum));
+    sums = hn::Add(sums, hn::Set(d4, MinusOffset(xb.sum)));
 #endif
     if (cols_vec < cols) {
       HWY_ALIGN int32_t t[4] = {tail(w0, cols_vec), tail(w1, cols_vec), tail(w2, cols_vec), tail(w3, cols_vec)};
@@ -1117,7 +1119,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
     // Even groups into `even`, odd ones into `other`, added at the end: with two chains
     // of vpdpbusd (latency ~5 cycles) wavenet-20's panels ran at ~80 GMAC/s.
     __m512i even[V], other[V];
-    for (size_t k = 0; k < V; ++k) even[k] = _mm512_set1_epi32(-128 * xb.sum), other[k] = _mm512_setzero_si512();
+    for (size_t k = 0; k < V; ++k) even[k] = _mm512_set1_epi32(MinusOffset(xb.sum)), other[k] = _mm512_setzero_si512();
     auto group = [&](__m512i* sums, size_t g) {
       int32_t quad;  // x's four bytes, broadcast
       std::memcpy(&quad, xb.sign + G * g, 4);
@@ -1249,7 +1251,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
 #if HWY_TARGET == HWY_AVX3_DL
 // A pass of the panel matmul with vpdpbusd: a panel's 32 rows (two vectors of 16 rows x 4 columns)
 // for P positions, each group's weights loaded and made unsigned once for all P (xb: x of each
-// position as bytes, stride apart; xsum: their sums, 128 times which every row's sum starts below).
+// position as bytes, stride apart; xsum: their sums, for each position's -128 sum(x)).
 template <size_t P>
 HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
                                        size_t rows_left, size_t groups, const int8_t* HWY_RESTRICT xb, size_t stride,
@@ -1262,7 +1264,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
   static_assert(G == 4 && 2 * N == kRows, "AVX3_DL: a panel is two vectors of 16 rows x 4 columns");
   const __m512i flip = _mm512_set1_epi8(char(0x80));
   __m512i a[P], b[P];
-  for (size_t p = 0; p < P; ++p) a[p] = b[p] = _mm512_set1_epi32(-128 * xsum[p]);
+  for (size_t p = 0; p < P; ++p) a[p] = b[p] = _mm512_set1_epi32(MinusOffset(xsum[p]));
   const int8_t* w = panel;
   for (size_t c = 0; c < groups; ++c, w += G * kRows) {
     const __m512i w0 = _mm512_xor_si512(LoadBytes(w), flip), w1 = _mm512_xor_si512(LoadBytes(w + G * N), flip);
