@@ -784,20 +784,22 @@ HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3_DL
 // x's first n values (int8 in int16 lanes) as bytes, zeros up to padded, for the byte multiplies
-// of unsigned by signed bytes. AVX2 (vpmaddubsw): |x| by the weights, x's sign moved onto them by
-// vpsignb (`sign`: x itself). AVX3_DL (vpdpbusd): the weights + 128 as unsigned bytes by x, which
-// adds 128 sum(x) to every row's sum. In a per-thread buffer that only grows (valid until this
-// thread's next call).
+// of unsigned by signed bytes. AVX2 (vpmaddubsw): |x| (`abs`) by the weights, x's sign moved onto
+// them by vpsignb (`sign`: x itself). AVX3_DL (vpdpbusd): the weights + 128 as unsigned bytes by x
+// (`sign`), which adds 128 `sum` (of x) to every row's sum. Each target makes only what it reads
+// (abs: AVX2, sum: AVX3_DL). In a per-thread buffer that only grows (valid until this thread's
+// next call).
 struct XBytes {
   const int8_t* sign;
   const int8_t* abs;
-  int32_t sum;  // of x's first n values
+  int32_t sum;
 };
 HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
+  constexpr bool kAbs = HWY_TARGET == HWY_AVX2;
   thread_local std::vector<int8_t> buffer;
-  if (buffer.size() < 2 * padded) buffer.resize(2 * padded);
+  if (buffer.size() < (kAbs ? 2 : 1) * padded) buffer.resize((kAbs ? 2 : 1) * padded);
   int8_t* HWY_RESTRICT sign = buffer.data();
-  int8_t* HWY_RESTRICT abs = buffer.data() + padded;
+  int8_t* HWY_RESTRICT abs = kAbs ? buffer.data() + padded : nullptr;
   const hn::ScalableTag<int16_t> d16;
   const hn::Rebind<int8_t, decltype(d16)> d8;
   const hn::Repartition<int32_t, decltype(d16)> d32;
@@ -806,14 +808,21 @@ HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size
   for (; c + hn::Lanes(d16) <= n; c += hn::Lanes(d16)) {
     const auto v = hn::LoadU(d16, xq + c);
     hn::StoreU(hn::DemoteTo(d8, v), d8, sign + c);
-    hn::StoreU(hn::DemoteTo(d8, hn::Abs(v)), d8, abs + c);
-    sum = hn::ReorderWidenMulAccumulate(d32, v, hn::Set(d16, int16_t(1)), sum, sum_odd);
+    if constexpr (kAbs) {
+      hn::StoreU(hn::DemoteTo(d8, hn::Abs(v)), d8, abs + c);
+    } else {
+      sum = hn::ReorderWidenMulAccumulate(d32, v, hn::Set(d16, int16_t(1)), sum, sum_odd);
+    }
   }
-  int32_t total = hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(sum, sum_odd)));
+  int32_t total = kAbs ? 0 : hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(sum, sum_odd)));
   for (; c < padded; ++c) {
     const int16_t v = c < n ? xq[c] : 0;
-    sign[c] = int8_t(v), abs[c] = int8_t(v < 0 ? -v : v);
-    total += v;
+    sign[c] = int8_t(v);
+    if constexpr (kAbs) {
+      abs[c] = int8_t(v < 0 ? -v : v);
+    } else {
+      total += v;
+    }
   }
   return {sign, abs, total};
 }
@@ -1183,6 +1192,30 @@ HWY_NOINLINE void MatVecQ8Q8PanelsAcc(const int8_t* P, const float* scale, size_
   MatVecQ8Q8PanelsImpl<true>(P, scale, rows, cols, xq, xs, nullptr, y);
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// A matmul pass's int32 row sums for one position, `count` (1 or 2) vectors of N rows: y[i] =
+// sum * scale[i] * xs (+ bias[i]) for the rows_left rows that exist, a store per vector when all do.
+template <class D32>
+HWY_INLINE void StorePassSums(D32 d32, const hn::Vec<D32>* sums, size_t count, size_t rows_left,
+                              const float* HWY_RESTRICT scale, float xs, const float* HWY_RESTRICT bias,
+                              float* HWY_RESTRICT y) {
+  const hn::Rebind<float, D32> df;
+  constexpr size_t N = hn::MaxLanes(d32);
+  if (rows_left >= count * N) {
+    const auto vxs = hn::Set(df, xs);
+    for (size_t k = 0; k < count; ++k) {
+      auto v = hn::Mul(hn::ConvertTo(df, sums[k]), hn::Mul(hn::LoadU(df, scale + k * N), vxs));
+      if (bias) v = hn::Add(v, hn::LoadU(df, bias + k * N));
+      hn::StoreU(v, df, y + k * N);
+    }
+  } else {  // the last panel's rows that exist
+    HWY_ALIGN int32_t t[2 * N];
+    for (size_t k = 0; k < count; ++k) hn::Store(sums[k], d32, t + k * N);
+    for (size_t i = 0; i < rows_left; ++i) StoreQ8Sum<false>(y, scale, xs, bias, i, t[i]);
+  }
+}
+#endif
+
 // Y[t] = scale * xs[t] * (W8 xq[t]) (+ bias) for n positions, W8 in int8 panels; xq[t] at
 // xq + t * stride (stride a multiple of G; columns past cols are zero). As MatMulPanels: a pass
 // holds two vectors of a panel's rows for P positions; per group of G columns two widening loads
@@ -1202,7 +1235,6 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
   constexpr size_t kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
-  const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32), kPart = G / 2, R = N / kPart;  // R rows per vector
   static_assert(kRows % (2 * R) == 0, "a panel is whole passes");
   using Vec32 = hn::Vec<decltype(d32)>;
@@ -1230,20 +1262,8 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
     for (size_t p = 0; p < P; ++p) {
       const Vec32 sa = hn::RearrangeToOddPlusEven(a[p], oa[p]), sb = hn::RearrangeToOddPlusEven(b[p], ob[p]);
       // 2R rows: with kPart = 1 sa then sb, with kPart = 2 one vector of both
-      Vec32 sums[2] = {RowSums<kPart>(d32, sa, sb), sb};
-      float* y = Y + p * rows + h;
-      if (rows_left - h >= 2 * R) {
-        const auto vxs = hn::Set(df, xs[p]);
-        for (size_t k = 0; k < 2 / kPart; ++k) {
-          auto v = hn::Mul(hn::ConvertTo(df, sums[k]), hn::Mul(hn::LoadU(df, scale + h + k * N), vxs));
-          if (bias) v = hn::Add(v, hn::LoadU(df, bias + h + k * N));
-          hn::StoreU(v, df, y + k * N);
-        }
-      } else {  // the last panel's rows that exist
-        HWY_ALIGN int32_t t[2 * N];
-        for (size_t k = 0; k < 2 / kPart; ++k) hn::Store(sums[k], d32, t + k * N);
-        for (size_t i = 0; i < rows_left - h; ++i) StoreQ8Sum<false>(Y + p * rows, scale, xs[p], bias, h + i, t[i]);
-      }
+      const Vec32 sums[2] = {RowSums<kPart>(d32, sa, sb), sb};
+      StorePassSums(d32, sums, 2 / kPart, rows_left - h, scale + h, xs[p], bias ? bias + h : nullptr, Y + p * rows + h);
     }
   }
 #endif
@@ -1259,7 +1279,6 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
                                        const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y, size_t rows) {
   constexpr size_t G = ops::kPanelColsQ8, kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
-  const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32);
   static_assert(G == 4 && 2 * N == kRows, "AVX3_DL: a panel is two vectors of 16 rows x 4 columns");
   const __m512i flip = _mm512_set1_epi8(char(0x80));
@@ -1278,19 +1297,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
   }
   for (size_t p = 0; p < P; ++p) {
     const hn::Vec<decltype(d32)> sums[2] = {{a[p]}, {b[p]}};
-    float* y = Y + p * rows;
-    if (rows_left == kRows) {
-      const auto vxs = hn::Set(df, xs[p]);
-      for (size_t k = 0; k < 2; ++k) {
-        auto v = hn::Mul(hn::ConvertTo(df, sums[k]), hn::Mul(hn::LoadU(df, scale + k * N), vxs));
-        if (bias) v = hn::Add(v, hn::LoadU(df, bias + k * N));
-        hn::StoreU(v, df, y + k * N);
-      }
-    } else {  // the last panel's rows that exist
-      HWY_ALIGN int32_t t[kRows];
-      for (size_t k = 0; k < 2; ++k) hn::Store(sums[k], d32, t + k * N);
-      for (size_t i = 0; i < rows_left; ++i) StoreQ8Sum<false>(y, scale, xs[p], bias, i, t[i]);
-    }
+    StorePassSums(d32, sums, 2, rows_left, scale, xs[p], bias, Y + p * rows);
   }
 }
 #endif
