@@ -838,8 +838,56 @@ HWY_INLINE __m512i DotBytes(__m512i acc, __m512i u, __m512i s) {
   return acc;
 }
 HWY_INLINE __m512i LoadBytes(const void* p) { return _mm512_loadu_si512(p); }
-// -128 sum(x), what the +128 of every weight adds to a row's sum, modulo 2^32 as the sums wrap.
+#endif
+
+// -128 sum, what weights stored + 128 add to a row's sum (sum: of the x values they multiply),
+// modulo 2^32 as the sums wrap.
 HWY_INLINE int32_t MinusOffset(int32_t sum) { return int32_t(0u - 128u * uint32_t(sum)); }
+
+#if HWY_TARGET == HWY_WASM
+// x's first n values (int8 in int16 lanes; zeros up to padded, even) as the wasm int8 kernels read
+// them: the weights' even columns in offset form (ops.h: q + 128 as a byte, the sign bit flipped),
+// so a row's column pair read as one int16 lane is v = 256 hi + lo + 128, and with hi = v >> 8
+// (arithmetic)
+//   hi x[2k+1] + lo x[2k] = hi diff[k] + v even[k] - 128 x[2k],
+// diff[k] = x[2k+1] - 256 x[2k] (within +-32639), even[k] = x[2k]: per 16 weights a load, a shift
+// and two pairwise multiply-adds (i32x4.dot_i16x8_s), no widening (i16x8.load8x8_s, a shuffle on
+// one port of x86 cores). `offset` = -128 sum(x[2k]) starts each row's sum. Partial sums may wrap
+// in int32, the total does not (|sum| <= 127 * 127 * cols), and wrapping adds are exact mod 2^32.
+// In a per-thread buffer that only grows (diff then even, padded / 2 each; valid until this
+// thread's next call).
+struct XPairs {
+  const int16_t* diff;
+  const int16_t* even;
+  int32_t offset;
+};
+HWY_INLINE XPairs ColumnPairs(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
+  const size_t pairs = padded / 2;
+  thread_local std::vector<int16_t> buffer;
+  if (buffer.size() < 2 * pairs) buffer.resize(2 * pairs);
+  int16_t* HWY_RESTRICT diff = buffer.data();
+  int16_t* HWY_RESTRICT even = buffer.data() + pairs;
+  const hn::ScalableTag<int16_t> d16;
+  const hn::Repartition<int32_t, decltype(d16)> d32;
+  const size_t N = hn::Lanes(d16);
+  auto sum = hn::Zero(d32), sum_odd = hn::Zero(d32);
+  size_t c = 0;
+  for (; c + 2 * N <= n; c += 2 * N) {
+    const auto a = hn::LoadU(d16, xq + c), b = hn::LoadU(d16, xq + c + N);
+    const auto e = hn::ConcatEven(d16, b, a), o = hn::ConcatOdd(d16, b, a);
+    hn::StoreU(hn::Sub(o, hn::ShiftLeft<8>(e)), d16, diff + c / 2);
+    hn::StoreU(e, d16, even + c / 2);
+    sum = hn::ReorderWidenMulAccumulate(d32, e, hn::Set(d16, int16_t(1)), sum, sum_odd);
+  }
+  int32_t total = hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(sum, sum_odd)));
+  for (; c < padded; c += 2) {
+    const int16_t lo = c < n ? xq[c] : 0, hi = c + 1 < n ? xq[c + 1] : 0;
+    diff[c / 2] = int16_t(hi - 256 * lo);
+    even[c / 2] = lo;
+    total += lo;
+  }
+  return {diff, even, MinusOffset(total)};
+}
 #endif
 
 // One output of an int8 x int8 product from its integer sum: y[row] = s * scale[row] * xs
@@ -879,26 +927,12 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
   const size_t N = hn::Lanes(d16);
   const size_t cols_vec = cols - cols % N;
 #if HWY_TARGET == HWY_WASM
-  // No widening: each int16 lane of a 16-byte load holds a column pair, v = 256 hi + lo_u once the
-  // low byte's sign bit is flipped (lo_u = lo + 128). Then hi = v >> 8 (arithmetic) and
-  //   hi x[2k+1] + lo x[2k] = hi (x[2k+1] - 256 x[2k]) + v x[2k] - 128 x[2k]:
-  // per row and 16 columns a load, a flip, a shift and two pairwise multiply-adds, where widening
-  // took two more (alternated in the models: char-lstm int8 1.11x, llama-15m 1.01x). x's two forms
-  // are made per call (a buffer that only grows), the 128 x[2k] summed once. Partial sums may wrap
-  // in int32; the total does not (|sum| <= 127 * 127 * cols), and wrapping adds are exact mod 2^32.
+  // No widening: each int16 lane of a 16-byte load holds a column pair, read as ColumnPairs says
+  // once the low byte's sign bit is flipped: per row and 16 columns a load, a flip, a shift and two
+  // pairwise multiply-adds, where widening took two more (alternated in the models: char-lstm int8
+  // 1.11x, llama-15m 1.01x). x's two forms are made per call.
   const size_t cols_vec2 = cols - cols % (2 * N);
-  thread_local std::vector<int16_t> xpairs;
-  if (xpairs.size() < cols_vec2) xpairs.resize(cols_vec2);
-  int16_t* HWY_RESTRICT xp = xpairs.data();
-  auto low = hn::Zero(d32), low_odd = hn::Zero(d32);
-  for (size_t c = 0; c < cols_vec2; c += 2 * N) {
-    const auto xa = hn::LoadU(d16, xq + c), xb = hn::LoadU(d16, xq + c + N);
-    const auto even = hn::ConcatEven(d16, xb, xa), odd = hn::ConcatOdd(d16, xb, xa);
-    hn::StoreU(hn::Sub(odd, hn::ShiftLeft<8>(even)), d16, xp + c);  // within +-32639
-    hn::StoreU(even, d16, xp + c + N);
-    low = hn::ReorderWidenMulAccumulate(d32, even, hn::Set(d16, int16_t(1)), low, low_odd);
-  }
-  const int32_t low_sum = hn::GetLane(hn::SumOfLanes(d32, hn::RearrangeToOddPlusEven(low, low_odd)));
+  const XPairs xp = ColumnPairs(xq, cols_vec2, cols_vec2);
   const auto flip = hn::Set(d16, int16_t(0x80));
   const hn::Repartition<int8_t, decltype(d16)> d8f;
   auto load_flipped = [&](const int8_t* w) {  // the offset form as stored, or made here
@@ -961,7 +995,7 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     size_t c0 = 0;
 #if HWY_TARGET == HWY_WASM
     for (; c0 < cols_vec2; c0 += 2 * N) {
-      const auto x1 = hn::LoadU(d16, xp + c0), x2 = hn::LoadU(d16, xp + c0 + N);
+      const auto x1 = hn::LoadU(d16, xp.diff + c0 / 2), x2 = hn::LoadU(d16, xp.even + c0 / 2);
       const auto v0 = load_flipped(w0 + c0), v1 = load_flipped(w1 + c0);
       const auto v2 = load_flipped(w2 + c0), v3 = load_flipped(w3 + c0);
       a0 = hn::ReorderWidenMulAccumulate(d32, hn::ShiftRight<8>(v0), x1, a0, o0);
@@ -1009,7 +1043,7 @@ HWY_INLINE void MatVecQ8Q8Impl(const int8_t* HWY_RESTRICT W, const float* HWY_RE
     auto sums = SumsOf4(d32, hn::RearrangeToOddPlusEven(a0, o0), hn::RearrangeToOddPlusEven(a1, o1),
                         hn::RearrangeToOddPlusEven(a2, o2), hn::RearrangeToOddPlusEven(a3, o3));
 #if HWY_TARGET == HWY_WASM
-    sums = hn::Sub(sums, hn::Set(d4, 128 * low_sum));
+    sums = hn::Add(sums, hn::Set(d4, xp.offset));
 #elif HWY_TARGET == HWY_AVX3_DL
     sums = hn::Add(sums, hn::Set(d4, MinusOffset(xb.sum)));
 #endif
@@ -1063,13 +1097,14 @@ HWY_INLINE V32 RowSums(D32 d32, V32 lo, V32 hi) {
 }
 #endif
 
-// int8 x int8 with W8 in panels of kPanelRows rows (ops.h), groups of G = kPanelColsQ8 columns:
+// int8 x int8 with W8 in panels of kPanelRows rows (ops.h), groups of G = kPanelColsQ8 = 4 columns:
 // per panel 32 int32 sums; per group one broadcast of x's G values and per vector of rows one
-// widening load of their weights and one pairwise multiply-add (pmaddwd / i32x4.dot_i16x8_s). With
-// G = 4 a 32-bit lane sums half a row's group, and the halves are added once per panel (RowSums).
-// AVX2 multiplies the bytes themselves, as the row-major kernel: one vpsignb, vpmaddubsw and
-// vpmaddwd by ones per 8 rows and 4 columns, a whole row's group in each 32-bit lane. The integer
-// sums are exact and scaled as in the row-major kernel.
+// widening load of their weights and one pairwise multiply-add (pmaddwd): a 32-bit lane sums half
+// a row's group, and the halves are added once per panel (RowSums). AVX2 multiplies the bytes
+// themselves, as the row-major kernel: one vpsignb, vpmaddubsw and vpmaddwd by ones per 8 rows and
+// 4 columns, a whole row's group in each 32-bit lane; AVX3_DL likewise with vpdpbusd. wasm reads
+// offset panels (ops.h) without widening (ColumnPairs): 4 rows x 4 columns per load, a row's
+// group in a 32-bit lane. The integer sums are exact and scaled as in the row-major kernel.
 template <bool kAccumulate>
 HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
                                      size_t cols, const int16_t* HWY_RESTRICT xq, float xs,
@@ -1077,6 +1112,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G;
   auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
+  static_assert(ops::kPanelsQ8Offset == (HWY_TARGET == HWY_WASM), "offset panels: wasm builds, read by HWY_WASM");
 #if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: plain loops
   for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
     for (size_t i = 0; i < std::min(kRows, rows - r0); ++i) {
@@ -1090,6 +1126,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   const hn::Repartition<int16_t, decltype(d32)> d16;
   const hn::Rebind<float, decltype(d32)> df;
   constexpr size_t N = hn::MaxLanes(d32);
+  static_assert(G == 4, "groups of 4 columns");
 #if HWY_TARGET == HWY_AVX2
   static_assert(G == 4 && N == 8, "AVX2: 8 rows x 4 columns per vector");
   constexpr size_t kPart = 1, V = kRows / N;
@@ -1101,8 +1138,13 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   constexpr size_t kPart = 1, V = kRows / N;
   const XBytes xb = SignAndAbsBytes(xq, cols, G * groups);
   const __m512i flip = _mm512_set1_epi8(char(0x80));
+#elif HWY_TARGET == HWY_WASM
+  static_assert(N == 4, "wasm: 4 rows x 4 columns per vector");
+  constexpr size_t kPart = 1, V = kRows / N;
+  const XPairs xp = ColumnPairs(xq, cols, G * groups);
+  const hn::Repartition<int8_t, decltype(d16)> d8;
 #else
-  constexpr size_t kPart = G / 2, V = kRows * kPart / N;
+  constexpr size_t kPart = 2, V = kRows * kPart / N;
   HWY_ALIGN int16_t last[4] = {0, 0, 0, 0};  // x's last group, padded with zeros
   for (size_t c = (groups - 1) * G; c < cols; ++c) last[c % G] = xq[c];
 #endif
@@ -1140,18 +1182,24 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
     for (; g + 2 <= groups; g += 2) group(even, g), group(other, g + 1);
     if (g < groups) group(even, g);
     for (size_t k = 0; k < V; ++k) acc[k].raw = _mm512_add_epi32(even[k], other[k]);
-#else
-    auto column_group = [&](const int16_t* x) {  // x's G values in every group of G int16 lanes
-      hn::Vec<decltype(d16)> xv;
-      if constexpr (G == 2) {
-        int32_t pair;  // one 32-bit load and broadcast
-        std::memcpy(&pair, x, sizeof(pair));
-        xv = hn::BitCast(d16, hn::Set(d32, pair));
-      } else {
-        int64_t quad;
-        std::memcpy(&quad, x, sizeof(quad));
-        xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
+#elif HWY_TARGET == HWY_WASM
+    for (size_t k = 0; k < V; ++k) acc[k] = hn::Set(d32, xp.offset);
+    for (size_t g = 0; g < groups; ++g, p += G * kRows) {
+      int32_t a, b;  // x's column pairs 2g and 2g + 1 in both forms, broadcast
+      std::memcpy(&a, xp.diff + 2 * g, 4);
+      std::memcpy(&b, xp.even + 2 * g, 4);
+      const auto va = hn::BitCast(d16, hn::Set(d32, a)), vb = hn::BitCast(d16, hn::Set(d32, b));
+      for (size_t k = 0; k < V; ++k) {  // the two products summed first: one add to each sum
+        const v128_t v = wasm_v128_load(p + 4 * k * N);
+        acc[k].raw = wasm_i32x4_add(acc[k].raw, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v, 8), va.raw),
+                                                               wasm_i32x4_dot_i16x8(v, vb.raw)));
       }
+    }
+#else
+    auto column_group = [&](const int16_t* x) {  // x's 4 values in every group of 4 int16 lanes
+      int64_t quad;  // one 64-bit load and broadcast
+      std::memcpy(&quad, x, sizeof(quad));
+      const auto xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
       for (size_t k = 0; k < V; ++k)
         acc[k] = hn::ReorderWidenMulAccumulate(d32, LoadWiden8(d16, p + 2 * k * N), xv, acc[k], odd[k]);
       p += G * kRows;
@@ -1235,8 +1283,8 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
   constexpr size_t kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
-  constexpr size_t N = hn::MaxLanes(d32), kPart = G / 2, R = N / kPart;  // R rows per vector
-  static_assert(kRows % (2 * R) == 0, "a panel is whole passes");
+  constexpr size_t N = hn::MaxLanes(d32), kPart = 2, R = N / kPart;  // R rows per vector
+  static_assert(G == 4 && kRows % (2 * R) == 0, "a panel is whole passes");
   using Vec32 = hn::Vec<decltype(d32)>;
   for (size_t h = 0; h < rows_left; h += 2 * R) {
     Vec32 a[P], b[P], oa[P], ob[P];
@@ -1245,29 +1293,65 @@ HWY_INLINE void MatMulQ8Q8PanelsPass(const int8_t* HWY_RESTRICT panel, const flo
     for (size_t c = 0; c < groups; ++c, w += G * kRows) {
       const auto w0 = LoadWiden8(d16, w), w1 = LoadWiden8(d16, w + 2 * N);
       for (size_t p = 0; p < P; ++p) {
-        hn::Vec<decltype(d16)> xv;  // one load and broadcast of x's G values
-        if constexpr (G == 2) {
-          int32_t pair;
-          std::memcpy(&pair, xq + p * stride + G * c, sizeof(pair));
-          xv = hn::BitCast(d16, hn::Set(d32, pair));
-        } else {
-          int64_t quad;
-          std::memcpy(&quad, xq + p * stride + G * c, sizeof(quad));
-          xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
-        }
+        int64_t quad;  // one load and broadcast of x's 4 values
+        std::memcpy(&quad, xq + p * stride + G * c, sizeof(quad));
+        const auto xv = hn::BitCast(d16, hn::Set(hn::Repartition<int64_t, decltype(d32)>(), quad));
         a[p] = hn::ReorderWidenMulAccumulate(d32, w0, xv, a[p], oa[p]);
         b[p] = hn::ReorderWidenMulAccumulate(d32, w1, xv, b[p], ob[p]);
       }
     }
     for (size_t p = 0; p < P; ++p) {
       const Vec32 sa = hn::RearrangeToOddPlusEven(a[p], oa[p]), sb = hn::RearrangeToOddPlusEven(b[p], ob[p]);
-      // 2R rows: with kPart = 1 sa then sb, with kPart = 2 one vector of both
-      const Vec32 sums[2] = {RowSums<kPart>(d32, sa, sb), sb};
-      StorePassSums(d32, sums, 2 / kPart, rows_left - h, scale + h, xs[p], bias ? bias + h : nullptr, Y + p * rows + h);
+      const Vec32 sums[1] = {RowSums<kPart>(d32, sa, sb)};  // the 2R rows' sums
+      StorePassSums(d32, sums, 1, rows_left - h, scale + h, xs[p], bias ? bias + h : nullptr, Y + p * rows + h);
     }
   }
 #endif
 }
+#if HWY_TARGET == HWY_WASM
+// A pass of the panel matmul on offset panels (ColumnPairs): 8 of a panel's rows (two vectors of 4
+// rows x 4 columns) for P positions, each group's weights loaded and shifted once for all P (xp:
+// each position's column pairs, diff then even, stride apart; offsets: their -128 sums). 8 sums,
+// four weight vectors and two broadcasts fit V8's 15 registers with P = 4.
+template <size_t P>
+HWY_INLINE void MatMulQ8Q8PanelsPassWasm(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
+                                         size_t rows_left, size_t groups, const int16_t* HWY_RESTRICT xp,
+                                         size_t stride, const int32_t* HWY_RESTRICT offsets,
+                                         const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
+                                         float* HWY_RESTRICT Y, size_t rows) {
+  constexpr size_t G = ops::kPanelColsQ8, kRows = ops::kPanelRows;
+  const hn::ScalableTag<int32_t> d32;
+  const hn::Repartition<int16_t, decltype(d32)> d16;
+  const hn::Repartition<int8_t, decltype(d32)> d8;
+  constexpr size_t N = hn::MaxLanes(d32);
+  static_assert(G == 4 && N == 4 && kRows % (2 * N) == 0, "wasm: a panel is passes of 8 rows x 4 columns");
+  const size_t half = G * groups / 2;  // each form's pairs
+  for (size_t h = 0; h < rows_left; h += 2 * N) {
+    hn::Vec<decltype(d32)> a[P], b[P], oa[P], ob[P];
+    for (size_t p = 0; p < P; ++p) a[p] = b[p] = hn::Set(d32, offsets[p]), oa[p] = ob[p] = hn::Zero(d32);
+    const int8_t* w = panel + G * h;
+    for (size_t c = 0; c < groups; ++c, w += G * kRows) {
+      const auto v0 = hn::BitCast(d16, hn::LoadU(d8, w)), v1 = hn::BitCast(d16, hn::LoadU(d8, w + G * N));
+      const auto h0 = hn::ShiftRight<8>(v0), h1 = hn::ShiftRight<8>(v1);
+      for (size_t p = 0; p < P; ++p) {
+        int32_t pa, pb;  // the position's column pairs 2c and 2c + 1 in both forms, broadcast
+        std::memcpy(&pa, xp + p * stride + 2 * c, 4);
+        std::memcpy(&pb, xp + p * stride + half + 2 * c, 4);
+        const auto va = hn::BitCast(d16, hn::Set(d32, pa)), vb = hn::BitCast(d16, hn::Set(d32, pb));
+        a[p] = hn::ReorderWidenMulAccumulate(d32, h0, va, a[p], oa[p]);
+        a[p] = hn::ReorderWidenMulAccumulate(d32, v0, vb, a[p], oa[p]);
+        b[p] = hn::ReorderWidenMulAccumulate(d32, h1, va, b[p], ob[p]);
+        b[p] = hn::ReorderWidenMulAccumulate(d32, v1, vb, b[p], ob[p]);
+      }
+    }
+    for (size_t p = 0; p < P; ++p) {
+      const hn::Vec<decltype(d32)> sums[2] = {hn::RearrangeToOddPlusEven(a[p], oa[p]),
+                                              hn::RearrangeToOddPlusEven(b[p], ob[p])};
+      StorePassSums(d32, sums, 2, rows_left - h, scale + h, xs[p], bias ? bias + h : nullptr, Y + p * rows + h);
+    }
+  }
+}
+#endif
 #if HWY_TARGET == HWY_AVX3_DL
 // A pass of the panel matmul with vpdpbusd: a panel's 32 rows (two vectors of 16 rows x 4 columns)
 // for P positions, each group's weights loaded and made unsigned once for all P (xb: x of each
@@ -1333,13 +1417,33 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // 1.6x on wavenet-20's 128 x 64 (8), the panel hot in L1 or L2 after the first.
   for (size_t t = 0; t < n; ++t)
     MatVecQ8Q8PanelsImpl<false>(panels, scale, rows, cols, xq + t * stride, xs[t], bias, Y + t * rows);
+#elif HWY_TARGET == HWY_WASM
+  // Every position's x as column pairs first, then passes of 4 positions (5 ran 1.15-1.25x slower
+  // than 4 with the widening pass these replace; the same speed as it on pixelcnn-gated's rows).
+  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
+  const size_t groups = (cols + G - 1) / G, padded = G * groups;
+  thread_local std::vector<int16_t> xpairs;
+  thread_local std::vector<int32_t> offsets;
+  if (xpairs.size() < n * padded) xpairs.resize(n * padded);
+  if (offsets.size() < n) offsets.resize(n);
+  for (size_t t = 0; t < n; ++t) {
+    const XPairs b = ColumnPairs(xq + t * stride, cols, padded);  // diff and even, contiguous
+    std::memcpy(xpairs.data() + t * padded, b.diff, padded * sizeof(int16_t));
+    offsets[t] = b.offset;
+  }
+  ForPositionBlocks<4>(n, [&](auto p, size_t t) {
+    for (size_t r = 0; r < rows; r += kRows)
+      MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(panels + r * padded, scale + r, std::min(kRows, rows - r), groups,
+                                                   xpairs.data() + t * padded, padded, offsets.data() + t, xs + t,
+                                                   bias ? bias + r : nullptr, Y + t * rows + r, rows);
+  });
 #else
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G;
   // 2P sums: P = 6 spilled sums natively (GCC loads the six broadcasts first) and was no faster
-  // than a pass per position; in wasm 4 ran 1.3x (5: 1.15-1.25x). Natively 5 ran 1.16-1.32x the
-  // per-position kernel compiled alone, 0.76-0.97x in the library build: no clear gain there.
-  ForPositionBlocks<HWY_TARGET == HWY_WASM ? 4 : 5>(n, [&](auto p, size_t t) {
+  // than a pass per position. 5 ran 1.16-1.32x the per-position kernel compiled alone, 0.76-0.97x
+  // in the library build: no clear gain there.
+  ForPositionBlocks<5>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
       MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * G * groups, scale + r, std::min(kRows, rows - r), groups,
                                                xq + t * stride, stride, xs + t, bias ? bias + r : nullptr,

@@ -163,6 +163,8 @@ void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels) 
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < cols; ++c)
       panels[((r / kPanelRows * groups + c / G) * kPanelRows + r % kPanelRows) * G + c % G] = W8[r * cols + c];
+  if (kPanelsQ8Offset)  // even columns (G is even), padding included
+    for (size_t i = 0; i < panel_bytes_q8(rows, cols); i += 2) panels[i] = int8_t(panels[i] ^ 0x80);
 }
 void matvec_q8q8_panels(const int8_t* panels, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,
                         const float* bias, float* y) {

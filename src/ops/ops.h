@@ -97,16 +97,18 @@ void pack_pairs(float* W, size_t rows, size_t cols);
 void matvec_pairs(const float* pairs, size_t rows, size_t cols, const float* x, const float* bias, float* y);
 void matvec_pairs_acc(const float* pairs, size_t rows, size_t cols, const float* x, float* y);
 
-// int8 weights likewise (pack_panels_q8): per panel, groups of kPanelColsQ8 columns in order, each
-// row's weights of a group side by side (the last group padded with zeros); the int8 x int8
-// products on them. Four columns natively, where AVX2 multiplies bytes and sums a row's four in one
-// 32-bit lane (vpmaddubsw, vpmaddwd; wavenet-20 native int8 1.2x over pairs widened to int16), as
-// AVX-512 VNNI's vpdpbusd does in one instruction (AVX3_DL); two
-// in wasm, whose pairwise multiply-add of int16 lanes sums a pair (four would need twice the sums).
-#if defined(__EMSCRIPTEN__)
-inline constexpr size_t kPanelColsQ8 = 2;
-#else
+// int8 weights likewise (pack_panels_q8): per panel, groups of kPanelColsQ8 = 4 columns in order,
+// each row's weights of a group side by side (the last group padded with zeros); the int8 x int8
+// products on them. AVX2 multiplies bytes and sums a row's four in one 32-bit lane (vpmaddubsw,
+// vpmaddwd; wavenet-20 native int8 1.2x over pairs widened to int16), as AVX-512 VNNI's vpdpbusd
+// does in one instruction (AVX3_DL). In wasm builds (kPanelsQ8Offset) the even columns are stored
+// in offset form (below), so that the wasm kernels read a row's column pairs as int16 lanes
+// without widening (wavenet-20's panels 1.3x over two columns per group widened to int16).
 inline constexpr size_t kPanelColsQ8 = 4;
+#if defined(__EMSCRIPTEN__)
+inline constexpr bool kPanelsQ8Offset = true;
+#else
+inline constexpr bool kPanelsQ8Offset = false;
 #endif
 size_t panel_bytes_q8(size_t rows, size_t cols);
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels);
