@@ -219,7 +219,7 @@ add("hybrid_unknown_rnn", golden("hybrid_gru_chars_e12_d20_h2_r1_l2", config=set
 add("hybrid_billion_rnn_layers", golden("hybrid_gru_chars_e12_d20_h2_r1_l2", config=setc(rnn_layers=B)), "config key 'rnn_layers'", "a billion recurrent layers")
 add("pixelcnn_image_100000", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(height=100000, width=100000)), "config key 'height' is 100000", "a 100000x100000 image")
 add("pixelcnn_image_too_many_pixels", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(height=4096, width=4096, channels=4)), "the image is too large", "4096x4096x4 levels")
-add("pixelcnn_cache_too_big", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(height=2048, width=2048, layers=1024)), "the generation cache would need", "cache of 2048x2048 x 1024 layers")
+add("pixelcnn_cache_too_big", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(height=2048, width=2048, layers=1024, filters=65536, skip=6)), "the generation cache would need", "cache of 2048 columns x 1024 layers x 65536 filters")
 add("pixelcnn_zero_layers", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(layers=0)), "config key 'layers' is 0", "zero layers")
 add("pixelcnn_even_kernel", golden("pixelcnn_gray_l16_5x6_f6_l3", config=setc(input_kernel=4)), "'input_kernel' must be odd", "even kernel")
 add("pixelrnn_levels_one", golden("pixelrnn_rgb_l8_4x7_h6_l3_k3", config=setc(levels=1)), "config key 'levels' is 1", "one level per channel")
