@@ -104,15 +104,13 @@ std::vector<float> conv_matrix(const Tensor& w) {
 
 void gather_patch(const float* plane, int H, int W, int C, int i, int j, int kh, int kw, int top,
                   int left, float* out) {
-  for (int dy = 0; dy < kh; ++dy) {
-    const int y = i - top + dy;
-    for (int dx = 0; dx < kw; ++dx, out += C) {
-      const int x = j - left + dx;
-      if (y < 0 || y >= H || x < 0 || x >= W)
-        std::fill(out, out + C, 0.0f);
-      else
-        std::copy_n(plane + (size_t(y) * W + x) * C, C, out);
-    }
+  // Per row of the kernel, the columns inside the image are adjacent in the plane: one copy.
+  for (int dy = 0; dy < kh; ++dy, out += size_t(kw) * C) {
+    const int y = i - top + dy, x0 = j - left;
+    const int a = y < 0 || y >= H ? kw : std::clamp(-x0, 0, kw), b = std::clamp(W - x0, a, kw);  // [a, b) inside
+    std::fill(out, out + size_t(a) * C, 0.0f);
+    if (b > a) std::copy_n(plane + (size_t(y) * W + x0 + a) * C, size_t(b - a) * C, out + size_t(a) * C);
+    std::fill(out + size_t(b) * C, out + size_t(kw) * C, 0.0f);
   }
 }
 
