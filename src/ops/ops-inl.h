@@ -788,17 +788,18 @@ HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
 // them by vpsignb (`sign`: x itself). AVX3_DL (vpdpbusd): the weights + 128 as unsigned bytes by x
 // (`sign`), which adds 128 `sum` (of x) to every row's sum. Each target makes only what it reads
 // (abs: AVX2, sum: AVX3_DL). In a per-thread buffer that only grows (valid until this thread's
-// next call).
+// next call), or x's bytes (AVX3_DL) into `out` when given.
 struct XBytes {
   const int8_t* sign;
   const int8_t* abs;
   int32_t sum;
 };
-HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
+HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded, int8_t* out = nullptr) {
   constexpr bool kAbs = HWY_TARGET == HWY_AVX2;
   thread_local std::vector<int8_t> buffer;
-  if (buffer.size() < (kAbs ? 2 : 1) * padded) buffer.resize((kAbs ? 2 : 1) * padded);
-  int8_t* HWY_RESTRICT sign = buffer.data();
+  const size_t need = kAbs ? 2 * padded : out ? 0 : padded;
+  if (buffer.size() < need) buffer.resize(need);
+  int8_t* HWY_RESTRICT sign = out ? out : buffer.data();
   int8_t* HWY_RESTRICT abs = kAbs ? buffer.data() + padded : nullptr;
   const hn::ScalableTag<int16_t> d16;
   const hn::Rebind<int8_t, decltype(d16)> d8;
@@ -1391,19 +1392,15 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
                                    const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
                                    float* HWY_RESTRICT Y) {
 #if HWY_TARGET == HWY_AVX3_DL
-  // Every position's x as bytes first (SignAndAbsBytes reuses its buffer), then passes of P = 8
-  // positions: 16 sums, two weight vectors and the broadcasts in the 32 registers.
+  // Every position's x as bytes first, then passes of P = 8 positions: 16 sums, two weight vectors
+  // and the broadcasts in the 32 registers.
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G, padded = G * groups;
   thread_local std::vector<int8_t> xbytes;
   thread_local std::vector<int32_t> xsums;
   if (xbytes.size() < n * padded) xbytes.resize(n * padded);
   if (xsums.size() < n) xsums.resize(n);
-  for (size_t t = 0; t < n; ++t) {
-    const XBytes b = SignAndAbsBytes(xq + t * stride, cols, padded);
-    std::memcpy(xbytes.data() + t * padded, b.sign, padded);
-    xsums[t] = b.sum;
-  }
+  for (size_t t = 0; t < n; ++t) xsums[t] = SignAndAbsBytes(xq + t * stride, cols, padded, xbytes.data() + t * padded).sum;
   ForPositionBlocks<8>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
       MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panels + r * padded, scale + r, std::min(kRows, rows - r), groups,
