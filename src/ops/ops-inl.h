@@ -856,18 +856,18 @@ HWY_INLINE int32_t MinusOffset(int32_t sum) { return int32_t(0u - 128u * uint32_
 // one port of x86 cores). `offset` = -128 sum(x[2k]) starts each row's sum. Partial sums may wrap
 // in int32, the total does not (|sum| <= 127 * 127 * cols), and wrapping adds are exact mod 2^32.
 // In a per-thread buffer that only grows (diff then even, padded / 2 each; valid until this
-// thread's next call).
+// thread's next call), or in `out` (padded values) when given.
 struct XPairs {
   const int16_t* diff;
   const int16_t* even;
   int32_t offset;
 };
-HWY_INLINE XPairs ColumnPairs(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
+HWY_INLINE XPairs ColumnPairs(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded, int16_t* out = nullptr) {
   const size_t pairs = padded / 2;
   thread_local std::vector<int16_t> buffer;
-  if (buffer.size() < 2 * pairs) buffer.resize(2 * pairs);
-  int16_t* HWY_RESTRICT diff = buffer.data();
-  int16_t* HWY_RESTRICT even = buffer.data() + pairs;
+  if (!out && buffer.size() < 2 * pairs) buffer.resize(2 * pairs);
+  int16_t* HWY_RESTRICT diff = out ? out : buffer.data();
+  int16_t* HWY_RESTRICT even = diff + pairs;
   const hn::ScalableTag<int16_t> d16;
   const hn::Repartition<int32_t, decltype(d16)> d32;
   const size_t N = hn::Lanes(d16);
@@ -1423,11 +1423,7 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   thread_local std::vector<int32_t> offsets;
   if (xpairs.size() < n * padded) xpairs.resize(n * padded);
   if (offsets.size() < n) offsets.resize(n);
-  for (size_t t = 0; t < n; ++t) {
-    const XPairs b = ColumnPairs(xq + t * stride, cols, padded);  // diff and even, contiguous
-    std::memcpy(xpairs.data() + t * padded, b.diff, padded * sizeof(int16_t));
-    offsets[t] = b.offset;
-  }
+  for (size_t t = 0; t < n; ++t) offsets[t] = ColumnPairs(xq + t * stride, cols, padded, xpairs.data() + t * padded).offset;
   ForPositionBlocks<4>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
       MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(panels + r * padded, scale + r, std::min(kRows, rows - r), groups,
