@@ -1143,7 +1143,6 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   static_assert(N == 4, "wasm: 4 rows x 4 columns per vector");
   constexpr size_t kPart = 1, V = kRows / N;
   const XPairs xp = ColumnPairs(xq, cols, G * groups);
-  const hn::Repartition<int8_t, decltype(d16)> d8;
 #else
   constexpr size_t kPart = 2, V = kRows * kPart / N;
   HWY_ALIGN int16_t last[4] = {0, 0, 0, 0};  // x's last group, padded with zeros
