@@ -25,7 +25,7 @@ struct Layer {
 };
 
 struct PixelCNNState : RasterState {
-  std::vector<float> v;      // [L+1, 2, W, F]: vertical stack input of each layer (then the output), rows i-1, i
+  std::vector<float> v;      // [L+1, 2, W, F]: vertical stack input of each layer (then the output), row i at i % 2
   std::vector<float> h;      // [L+1, W, F]: horizontal stack likewise, row i
   std::vector<float> h_row;  // [L, W, 2F]: v2h(v) + biases of the current row, per layer
   std::vector<float> patch, vf, hf, g, skip;
@@ -75,7 +75,7 @@ class PixelCNN : public RasterModel {
     auto s = std::make_unique<PixelCNNState>();
     init_state(*s);
     const size_t row = size_t(W_) * F_;
-    s->v.assign((L_ + 1) * 2 * row, 0.0f);  // row -1: zeros
+    s->v.assign((L_ + 1) * 2 * row, 0.0f);
     s->h.assign((L_ + 1) * row, 0.0f);
     s->h_row.resize(size_t(L_) * W_ * 2 * F_);
     s->patch.resize(size_t(W_) * std::max(6 * F_, (k_ / 2) * k_ * C_));
@@ -87,25 +87,29 @@ class PixelCNN : public RasterModel {
   }
 
  private:
-  // Layer l's vertical stack input: rows i-1 and i of its plane (v_rows(l) + W F: row i).
-  float* v_rows(PixelCNNState& s, int l) const { return s.v.data() + size_t(l) * 2 * W_ * F_; }
+  // Layer l's vertical stack input at row i: two rows take turns (no copies: in wasm a copy of
+  // a row per layer called out to JS, 2% of an image).
+  float* v_row(PixelCNNState& s, int l, int i) const { return s.v.data() + (size_t(l) * 2 + size_t(i % 2)) * W_ * F_; }
   // Layer l's horizontal stack input at column j of row i.
   float* h_at(PixelCNNState& s, int l, int j) const { return s.h.data() + (size_t(l) * W_ + j) * F_; }
 
   void begin_row(RasterState& rs, int i) const override {
     auto& s = static_cast<PixelCNNState&>(rs);
     const int F = F_, F2 = 2 * F_, k = k_;
-    const size_t row = size_t(W_) * F;
-    if (i > 0)  // row i-1 of each plane moves up; row i is made below
-      for (int l = 0; l <= L_; ++l) std::copy_n(v_rows(s, l) + row, row, v_rows(s, l));
     // Input: rows i-k/2 .. i-1 of the image.
     const int n_in = (k / 2) * k * C_;
     for (int j = 0; j < W_; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, s.patch.data() + size_t(j) * n_in);
-    ops::matmul(v_in_, s.patch.data(), W_, v_in_b_.data, v_rows(s, 0) + row);
+    ops::matmul(v_in_, s.patch.data(), W_, v_in_b_.data, v_row(s, 0, i));
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
-      const float* src = v_rows(s, l);  // rows i-1, i as a plane of 2 rows
-      for (int j = 0; j < W_; ++j) gather_patch(src, 2, W_, F, 1, j, 2, 3, 1, 1, s.patch.data() + size_t(j) * 6 * F);
+      // The 2x3 patch: columns j-1..j+1 of rows i-1 (zeros for i = 0) and i.
+      const float* above = v_row(s, l, i + 1);
+      const float* here = v_row(s, l, i);
+      for (int j = 0; j < W_; ++j) {
+        float* p = s.patch.data() + size_t(j) * 6 * F;
+        gather_patch(above, 1, W_, F, i > 0 ? 0 : -1, j, 1, 3, 0, 1, p);
+        gather_patch(here, 1, W_, F, 0, j, 1, 3, 0, 1, p + 3 * F);
+      }
       ops::matmul(y.v, s.patch.data(), W_, y.v_b.data, s.vf.data());
       float* hr = s.h_row.data() + size_t(l) * W_ * F2;
       ops::matmul(y.v2h_w, s.vf.data(), W_, y.v2h_b.data, hr);
@@ -116,7 +120,7 @@ class PixelCNN : public RasterModel {
         ops::add(hr + size_t(j) * F2, y.h_b.data, hr + size_t(j) * F2, F2);
         if (ch) ops::add(hr + size_t(j) * F2, ch, hr + size_t(j) * F2, F2);
         if (cv) ops::add(vj, cv, vj, F2);
-        gate(vj, F, v_rows(s, l + 1) + row + size_t(j) * F);
+        gate(vj, F, v_row(s, l + 1, i) + size_t(j) * F);
       }
     }
   }
