@@ -1355,11 +1355,11 @@ HWY_INLINE void MatMulQ8Q8PanelsPassWasm(const int8_t* HWY_RESTRICT panel, const
 #if HWY_TARGET == HWY_AVX3_DL
 // A pass of the panel matmul with vpdpbusd: a panel's 32 rows (two vectors of 16 rows x 4 columns)
 // for P positions, each group's weights loaded and made unsigned once for all P (xb: x of each
-// position as bytes, stride apart; xsum: their sums, for each position's -128 sum(x)).
+// position as bytes, stride apart; offsets: each position's -128 sum(x), MinusOffset).
 template <size_t P>
 HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
                                        size_t rows_left, size_t groups, const int8_t* HWY_RESTRICT xb, size_t stride,
-                                       const int32_t* HWY_RESTRICT xsum, const float* HWY_RESTRICT xs,
+                                       const int32_t* HWY_RESTRICT offsets, const float* HWY_RESTRICT xs,
                                        const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y, size_t rows) {
   constexpr size_t G = ops::kPanelColsQ8, kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
@@ -1367,7 +1367,7 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
   static_assert(G == 4 && 2 * N == kRows, "AVX3_DL: a panel is two vectors of 16 rows x 4 columns");
   const __m512i flip = _mm512_set1_epi8(char(0x80));
   __m512i a[P], b[P];
-  for (size_t p = 0; p < P; ++p) a[p] = b[p] = _mm512_set1_epi32(MinusOffset(xsum[p]));
+  for (size_t p = 0; p < P; ++p) a[p] = b[p] = _mm512_set1_epi32(offsets[p]);
   const int8_t* w = panel;
   for (size_t c = 0; c < groups; ++c, w += G * kRows) {
     const __m512i w0 = _mm512_xor_si512(LoadBytes(w), flip), w1 = _mm512_xor_si512(LoadBytes(w + G * N), flip);
@@ -1386,6 +1386,31 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_WASM
+// The panel matmul of a target whose passes read x in a form of their own: every position's x made
+// so first (prepare(x, cols, padded, out) writes `padded` values to out and returns the offset its
+// row sums start from), then passes of up to kP positions through each panel (pass(p, ...): the
+// target's pass for p positions).
+template <size_t kP, class T, class Prepare, class Pass>
+HWY_INLINE void MatMulPreparedPasses(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
+                                     size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
+                                     const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
+                                     float* HWY_RESTRICT Y, const Prepare& prepare, const Pass& pass) {
+  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
+  const size_t groups = (cols + G - 1) / G, padded = G * groups;
+  thread_local std::vector<T> xform;
+  thread_local std::vector<int32_t> offsets;
+  if (xform.size() < n * padded) xform.resize(n * padded);
+  if (offsets.size() < n) offsets.resize(n);
+  for (size_t t = 0; t < n; ++t) offsets[t] = prepare(xq + t * stride, cols, padded, xform.data() + t * padded);
+  ForPositionBlocks<kP>(n, [&](auto p, size_t t) {
+    for (size_t r = 0; r < rows; r += kRows)
+      pass(p, panels + r * padded, scale + r, std::min(kRows, rows - r), groups, xform.data() + t * padded, padded,
+           offsets.data() + t, xs + t, bias ? bias + r : nullptr, Y + t * rows + r, rows);
+  });
+}
+#endif
+
 HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
                                    size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
                                    const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
@@ -1393,19 +1418,10 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
 #if HWY_TARGET == HWY_AVX3_DL
   // Every position's x as bytes first, then passes of P = 8 positions: 16 sums, two weight vectors
   // and the broadcasts in the 32 registers.
-  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
-  const size_t groups = (cols + G - 1) / G, padded = G * groups;
-  thread_local std::vector<int8_t> xbytes;
-  thread_local std::vector<int32_t> xsums;
-  if (xbytes.size() < n * padded) xbytes.resize(n * padded);
-  if (xsums.size() < n) xsums.resize(n);
-  for (size_t t = 0; t < n; ++t) xsums[t] = SignAndAbsBytes(xq + t * stride, cols, padded, xbytes.data() + t * padded).sum;
-  ForPositionBlocks<8>(n, [&](auto p, size_t t) {
-    for (size_t r = 0; r < rows; r += kRows)
-      MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panels + r * padded, scale + r, std::min(kRows, rows - r), groups,
-                                                 xbytes.data() + t * padded, padded, xsums.data() + t, xs + t,
-                                                 bias ? bias + r : nullptr, Y + t * rows + r, rows);
-  });
+  MatMulPreparedPasses<8, int8_t>(
+      panels, scale, rows, cols, xq, stride, xs, n, bias, Y,
+      [](const int16_t* x, size_t c, size_t padded, int8_t* out) { return MinusOffset(SignAndAbsBytes(x, c, padded, out).sum); },
+      [](auto p, auto... args) { MatMulQ8Q8PanelsPassDL<decltype(p)::value>(args...); });
 #elif HWY_TARGET == HWY_AVX2
   // AVX2 multiplies bytes in the matvec kernel (5 instructions per 32 multiply-adds, where a pass
   // widens weights and spends a multiply-add and an add on 8 per position): one position after
@@ -1416,19 +1432,10 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
 #elif HWY_TARGET == HWY_WASM
   // Every position's x as column pairs first, then passes of 4 positions (5 ran 1.15-1.25x slower
   // than 4 with the widening pass these replace; the same speed as it on pixelcnn-gated's rows).
-  constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
-  const size_t groups = (cols + G - 1) / G, padded = G * groups;
-  thread_local std::vector<int16_t> xpairs;
-  thread_local std::vector<int32_t> offsets;
-  if (xpairs.size() < n * padded) xpairs.resize(n * padded);
-  if (offsets.size() < n) offsets.resize(n);
-  for (size_t t = 0; t < n; ++t) offsets[t] = ColumnPairs(xq + t * stride, cols, padded, xpairs.data() + t * padded).offset;
-  ForPositionBlocks<4>(n, [&](auto p, size_t t) {
-    for (size_t r = 0; r < rows; r += kRows)
-      MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(panels + r * padded, scale + r, std::min(kRows, rows - r), groups,
-                                                   xpairs.data() + t * padded, padded, offsets.data() + t, xs + t,
-                                                   bias ? bias + r : nullptr, Y + t * rows + r, rows);
-  });
+  MatMulPreparedPasses<4, int16_t>(
+      panels, scale, rows, cols, xq, stride, xs, n, bias, Y,
+      [](const int16_t* x, size_t c, size_t padded, int16_t* out) { return ColumnPairs(x, c, padded, out).offset; },
+      [](auto p, auto... args) { MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(args...); });
 #else
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G;
