@@ -839,6 +839,26 @@ HWY_INLINE __m512i DotBytes(__m512i acc, __m512i u, __m512i s) {
   return acc;
 }
 HWY_INLINE __m512i LoadBytes(const void* p) { return _mm512_loadu_si512(p); }
+
+// x's first n values (int8 in int16 lanes) + 128 as unsigned bytes, 128 (x = 0) up to padded, for
+// vpdpbusd by int8 panels as they are (ops.h: kPanelSumsQ8). In a per-thread buffer that only
+// grows (valid until this thread's next call), or into `out` when given.
+HWY_INLINE const uint8_t* OffsetBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded,
+                                      uint8_t* HWY_RESTRICT out = nullptr) {
+  thread_local std::vector<uint8_t> buffer;
+  if (!out) {
+    if (buffer.size() < padded) buffer.resize(padded);
+    out = buffer.data();
+  }
+  const hn::ScalableTag<int16_t> d16;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const auto flip = hn::Set(d8, int8_t(-128));
+  size_t c = 0;
+  for (; c + hn::Lanes(d16) <= n; c += hn::Lanes(d16))
+    hn::StoreU(hn::Xor(hn::DemoteTo(d8, hn::LoadU(d16, xq + c)), flip), d8, reinterpret_cast<int8_t*>(out) + c);
+  for (; c < padded; ++c) out[c] = uint8_t((c < n ? xq[c] : 0) + 128);
+  return out;
+}
 #endif
 
 // -128 sum, what weights stored + 128 add to a row's sum (sum: of the x values they multiply),
@@ -1111,11 +1131,10 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
                                      size_t cols, const int16_t* HWY_RESTRICT xq, float xs,
                                      const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
-  const size_t groups = (cols + G - 1) / G;
   auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
   static_assert(ops::kPanelsQ8Offset == (HWY_TARGET == HWY_WASM), "offset panels: wasm builds, read by HWY_WASM");
 #if HWY_TARGET == HWY_SCALAR  // no two-lane int16 vectors: plain loops
-  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += ops::panel_stride_q8(cols)) {
     for (size_t i = 0; i < std::min(kRows, rows - r0); ++i) {
       int32_t s = 0;
       for (size_t c = 0; c < cols; ++c) s += int32_t(P[(c / G * kRows + i) * G + c % G]) * xq[c];
@@ -1123,6 +1142,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
     }
   }
 #else
+  const size_t groups = (cols + G - 1) / G;
   const hn::CappedTag<int32_t, kRows> d32;
   const hn::Repartition<int16_t, decltype(d32)> d16;
   const hn::Rebind<float, decltype(d32)> df;
@@ -1134,11 +1154,11 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   const XBytes xb = SignAndAbsBytes(xq, cols, G * groups);  // the last group padded with zeros
   const auto ones = hn::Set(d16, int16_t(1));
 #elif HWY_TARGET == HWY_AVX3_DL
-  // vpdpbusd: the weights + 128 (padding: 128, by x's zeros) by x's bytes, each sum from -128 sum(x).
-  static_assert(G == 4 && N == 16, "AVX3_DL: 16 rows x 4 columns per vector");
+  // vpdpbusd: x + 128 as unsigned bytes (padding: 128, by zero weights) by the weights, each row's
+  // sum from the -128 sum of its weights that ends the panel (kPanelSumsQ8).
+  static_assert(G == 4 && N == 16 && ops::kPanelSumsQ8, "AVX3_DL: 16 rows x 4 columns per vector, panel sums");
   constexpr size_t kPart = 1, V = kRows / N;
-  const XBytes xb = SignAndAbsBytes(xq, cols, G * groups);
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  const uint8_t* xu = OffsetBytes(xq, cols, G * groups);
 #elif HWY_TARGET == HWY_WASM
   static_assert(N == 4, "wasm: 4 rows x 4 columns per vector");
   constexpr size_t kPart = 1, V = kRows / N;
@@ -1150,7 +1170,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
 #endif
   static_assert(V * N == kRows * kPart && V % kPart == 0, "a panel is whole vectors");
   const auto vxs = hn::Set(df, xs);
-  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += G * kRows * groups) {
+  for (size_t r0 = 0; r0 < rows; r0 += kRows, P += ops::panel_stride_q8(cols)) {
     hn::Vec<decltype(d32)> acc[V], odd[V];
     for (size_t k = 0; k < V; ++k) acc[k] = hn::Zero(d32), odd[k] = hn::Zero(d32);
     const int8_t* p = P;
@@ -1170,13 +1190,13 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
     // Even groups into `even`, odd ones into `other`, added at the end: with two chains
     // of vpdpbusd (latency ~5 cycles) wavenet-20's panels ran at ~80 GMAC/s.
     __m512i even[V], other[V];
-    for (size_t k = 0; k < V; ++k) even[k] = _mm512_set1_epi32(MinusOffset(xb.sum)), other[k] = _mm512_setzero_si512();
+    for (size_t k = 0; k < V; ++k) even[k] = LoadBytes(p + G * kRows * groups + 4 * k * N), other[k] = _mm512_setzero_si512();
     auto group = [&](__m512i* sums, size_t g) {
       int32_t quad;  // x's four bytes, broadcast
-      std::memcpy(&quad, xb.sign + G * g, 4);
+      std::memcpy(&quad, xu + G * g, 4);
       const __m512i xv = _mm512_set1_epi32(quad);
       const int8_t* w = p + G * kRows * g;
-      for (size_t k = 0; k < V; ++k) sums[k] = DotBytes(sums[k], _mm512_xor_si512(LoadBytes(w + 4 * k * N), flip), xv);
+      for (size_t k = 0; k < V; ++k) sums[k] = DotBytes(sums[k], xv, LoadBytes(w + 4 * k * N));
     };
     size_t g = 0;
     for (; g + 2 <= groups; g += 2) group(even, g), group(other, g + 1);
@@ -1354,29 +1374,29 @@ HWY_INLINE void MatMulQ8Q8PanelsPassWasm(const int8_t* HWY_RESTRICT panel, const
 #endif
 #if HWY_TARGET == HWY_AVX3_DL
 // A pass of the panel matmul with vpdpbusd: a panel's 32 rows (two vectors of 16 rows x 4 columns)
-// for P positions, each group's weights loaded and made unsigned once for all P (xb: x of each
-// position as bytes, stride apart; offsets: each position's -128 sum(x), MinusOffset).
+// for P positions, each group's weights loaded once for all P (xu: x + 128 of each position as
+// unsigned bytes, OffsetBytes, stride apart; each row's sums start from the panel's sums).
 template <size_t P>
 HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const float* HWY_RESTRICT scale,
-                                       size_t rows_left, size_t groups, const int8_t* HWY_RESTRICT xb, size_t stride,
-                                       const int32_t* HWY_RESTRICT offsets, const float* HWY_RESTRICT xs,
-                                       const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y, size_t rows) {
+                                       size_t rows_left, size_t groups, const uint8_t* HWY_RESTRICT xu, size_t stride,
+                                       const float* HWY_RESTRICT xs, const float* HWY_RESTRICT bias,
+                                       float* HWY_RESTRICT Y, size_t rows) {
   constexpr size_t G = ops::kPanelColsQ8, kRows = ops::kPanelRows;
   const hn::ScalableTag<int32_t> d32;
   constexpr size_t N = hn::MaxLanes(d32);
-  static_assert(G == 4 && 2 * N == kRows, "AVX3_DL: a panel is two vectors of 16 rows x 4 columns");
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  static_assert(G == 4 && 2 * N == kRows && ops::kPanelSumsQ8, "AVX3_DL: a panel is two vectors of 16 rows x 4 columns");
   __m512i a[P], b[P];
-  for (size_t p = 0; p < P; ++p) a[p] = b[p] = _mm512_set1_epi32(offsets[p]);
+  const __m512i sums0 = LoadBytes(panel + G * kRows * groups), sums1 = LoadBytes(panel + G * kRows * groups + 4 * N);
+  for (size_t p = 0; p < P; ++p) a[p] = sums0, b[p] = sums1;
   const int8_t* w = panel;
   for (size_t c = 0; c < groups; ++c, w += G * kRows) {
-    const __m512i w0 = _mm512_xor_si512(LoadBytes(w), flip), w1 = _mm512_xor_si512(LoadBytes(w + G * N), flip);
+    const __m512i w0 = LoadBytes(w), w1 = LoadBytes(w + G * N);
     for (size_t p = 0; p < P; ++p) {
       int32_t quad;  // x's four bytes, broadcast
-      std::memcpy(&quad, xb + p * stride + G * c, 4);
+      std::memcpy(&quad, xu + p * stride + G * c, 4);
       const __m512i xv = _mm512_set1_epi32(quad);
-      a[p] = DotBytes(a[p], w0, xv);
-      b[p] = DotBytes(b[p], w1, xv);
+      a[p] = DotBytes(a[p], xv, w0);
+      b[p] = DotBytes(b[p], xv, w1);
     }
   }
   for (size_t p = 0; p < P; ++p) {
@@ -1405,8 +1425,8 @@ HWY_INLINE void MatMulPreparedPasses(const int8_t* HWY_RESTRICT panels, const fl
   for (size_t t = 0; t < n; ++t) offsets[t] = prepare(xq + t * stride, cols, padded, xform.data() + t * padded);
   ForPositionBlocks<kP>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
-      pass(p, panels + r * padded, scale + r, std::min(kRows, rows - r), groups, xform.data() + t * padded, padded,
-           offsets.data() + t, xs + t, bias ? bias + r : nullptr, Y + t * rows + r, rows);
+      pass(p, panels + r / kRows * ops::panel_stride_q8(cols), scale + r, std::min(kRows, rows - r), groups,
+           xform.data() + t * padded, padded, offsets.data() + t, xs + t, bias ? bias + r : nullptr, Y + t * rows + r, rows);
   });
 }
 #endif
@@ -1416,12 +1436,16 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
                                    const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
                                    float* HWY_RESTRICT Y) {
 #if HWY_TARGET == HWY_AVX3_DL
-  // Every position's x as bytes first, then passes of P = 8 positions: 16 sums, two weight vectors
-  // and the broadcasts in the 32 registers.
-  MatMulPreparedPasses<8, int8_t>(
+  // Every position's x + 128 as unsigned bytes first (the sums' offsets are the panels' own, read by
+  // the pass), then passes of P = 8 positions: 16 sums, two weight vectors and the broadcasts in
+  // the 32 registers.
+  MatMulPreparedPasses<8, uint8_t>(
       panels, scale, rows, cols, xq, stride, xs, n, bias, Y,
-      [](const int16_t* x, size_t c, size_t padded, int8_t* out) { return MinusOffset(SignAndAbsBytes(x, c, padded, out).sum); },
-      [](auto p, auto... args) { MatMulQ8Q8PanelsPassDL<decltype(p)::value>(args...); });
+      [](const int16_t* x, size_t c, size_t padded, uint8_t* out) { return OffsetBytes(x, c, padded, out), 0; },
+      [](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const uint8_t* xu, size_t stride,
+         const int32_t*, const float* xs, const float* bias, float* Y, size_t rows) {
+        MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panel, scale, left, groups, xu, stride, xs, bias, Y, rows);
+      });
 #elif HWY_TARGET == HWY_AVX2
   // AVX2 multiplies bytes in the matvec kernel (5 instructions per 32 multiply-adds, where a pass
   // widens weights and spends a multiply-add and an add on 8 per position): one position after
@@ -1444,7 +1468,7 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // in the library build: no clear gain there.
   ForPositionBlocks<5>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
-      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r * G * groups, scale + r, std::min(kRows, rows - r), groups,
+      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r / kRows * ops::panel_stride_q8(cols), scale + r, std::min(kRows, rows - r), groups,
                                                xq + t * stride, stride, xs + t, bias ? bias + r : nullptr,
                                                Y + t * rows + r, rows);
   });

@@ -11,6 +11,7 @@
 #if HWY_ONCE
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/error.h"
@@ -153,16 +154,23 @@ void matvec_pairs_acc(const float* pairs, size_t rows, size_t cols, const float*
   pair_product<true>(pairs, rows, cols, x, nullptr, y);
 }
 
-size_t panel_bytes_q8(size_t rows, size_t cols) {
-  return panel_count(rows) * kPanelRows * ((cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8);
-}
+size_t panel_bytes_q8(size_t rows, size_t cols) { return panel_count(rows) * panel_stride_q8(cols); }
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels) {
   constexpr size_t G = kPanelColsQ8;
-  const size_t groups = (cols + G - 1) / G;
+  const size_t groups = (cols + G - 1) / G, stride = panel_stride_q8(cols);
   std::fill(panels, panels + panel_bytes_q8(rows, cols), int8_t(0));
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c)
-      panels[((r / kPanelRows * groups + c / G) * kPanelRows + r % kPanelRows) * G + c % G] = W8[r * cols + c];
+  for (size_t r = 0; r < rows; ++r) {
+    int8_t* panel = panels + r / kPanelRows * stride;
+    int32_t sum = 0;
+    for (size_t c = 0; c < cols; ++c) {
+      panel[(c / G * kPanelRows + r % kPanelRows) * G + c % G] = W8[r * cols + c];
+      sum += W8[r * cols + c];
+    }
+    if (kPanelSumsQ8) {
+      const int32_t minus = int32_t(0u - 128u * uint32_t(sum));  // as the kernels' sums, modulo 2^32
+      std::memcpy(panel + kPanelRows * G * groups + r % kPanelRows * sizeof(int32_t), &minus, sizeof minus);
+    }
+  }
   if (kPanelsQ8Offset)  // even columns (G is even), padding included
     for (size_t i = 0; i < panel_bytes_q8(rows, cols); i += 2) panels[i] = int8_t(panels[i] ^ 0x80);
 }
