@@ -14,6 +14,7 @@
 #include "models/blocks.h"
 #include "models/raster.h"
 #include "ops/ops.h"
+#include "ops/parallel.h"
 
 namespace argen {
 namespace {
@@ -93,35 +94,51 @@ class PixelCNN : public RasterModel {
   // Layer l's horizontal stack input at column j of row i.
   float* h_at(PixelCNNState& s, int l, int j) const { return s.h.data() + (size_t(l) * W_ + j) * F_; }
 
+  // Row i's vertical stack, layer by layer, each layer's columns split across threads (a part
+  // gathers, multiplies and gates its own columns, so only the columns at its edges cross cores).
   void begin_row(RasterState& rs, int i) const override {
-    auto& s = static_cast<PixelCNNState&>(rs);
+    struct Ctx { const PixelCNN* m; PixelCNNState* s; int i, l; } c{this, &static_cast<PixelCNNState&>(rs), i, -1};
+    for (; c.l < L_; ++c.l)
+      ops::parallel_for(W_, 1, [](size_t b, size_t e, void* p) {
+        const auto& c = *static_cast<Ctx*>(p);
+        c.m->row_layer(*c.s, c.i, c.l, int(b), int(e));
+      }, &c);
+  }
+
+  // Layer l of row i's vertical stack at columns b..e-1 (l = -1: the input convolution, from rows
+  // i-k/2 .. i-1 of the image).
+  void row_layer(PixelCNNState& s, int i, int l, int b, int e) const {
     const int F = F_, F2 = 2 * F_, k = k_;
-    // Input: rows i-k/2 .. i-1 of the image.
-    const int n_in = (k / 2) * k * C_;
-    for (int j = 0; j < W_; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, s.patch.data() + size_t(j) * n_in);
-    ops::matmul(v_in_, s.patch.data(), W_, v_in_b_.data, v_row(s, 0, i));
-    for (int l = 0; l < L_; ++l) {
-      const Layer& y = layers_[l];
-      // The 2x3 patch: columns j-1..j+1 of rows i-1 (zeros for i = 0) and i.
-      const float* above = v_row(s, l, i + 1);
-      const float* here = v_row(s, l, i);
-      for (int j = 0; j < W_; ++j) {
-        float* p = s.patch.data() + size_t(j) * 6 * F;
-        gather_patch(above, 1, W_, F, i > 0 ? 0 : -1, j, 1, 3, 0, 1, p);
-        gather_patch(here, 1, W_, F, 0, j, 1, 3, 0, 1, p + 3 * F);
-      }
-      ops::matmul(y.v, s.patch.data(), W_, y.v_b.data, s.vf.data());
-      float* hr = s.h_row.data() + size_t(l) * W_ * F2;
-      ops::matmul(y.v2h_w, s.vf.data(), W_, y.v2h_b.data, hr);
-      const float* cv = label_bias(y.cond_v, s);
-      const float* ch = label_bias(y.cond_h, s);
-      for (int j = 0; j < W_; ++j) {
-        float* vj = s.vf.data() + size_t(j) * F2;
-        ops::add(hr + size_t(j) * F2, y.h_b.data, hr + size_t(j) * F2, F2);
-        if (ch) ops::add(hr + size_t(j) * F2, ch, hr + size_t(j) * F2, F2);
-        if (cv) ops::add(vj, cv, vj, F2);
-        gate(vj, F, v_row(s, l + 1, i) + size_t(j) * F);
-      }
+    const size_t n = size_t(e - b);
+    if (l < 0) {
+      const int n_in = (k / 2) * k * C_;
+      float* patch = s.patch.data() + size_t(b) * n_in;
+      for (int j = b; j < e; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, patch + size_t(j - b) * n_in);
+      ops::matmul(v_in_, patch, n, v_in_b_.data, v_row(s, 0, i) + size_t(b) * F);
+      return;
+    }
+    const Layer& y = layers_[l];
+    // The 2x3 patch: columns j-1..j+1 of rows i-1 (zeros for i = 0) and i.
+    const float* above = v_row(s, l, i + 1);
+    const float* here = v_row(s, l, i);
+    float* patch = s.patch.data() + size_t(b) * 6 * F;
+    for (int j = b; j < e; ++j) {
+      float* p = patch + size_t(j - b) * 6 * F;
+      gather_patch(above, 1, W_, F, i > 0 ? 0 : -1, j, 1, 3, 0, 1, p);
+      gather_patch(here, 1, W_, F, 0, j, 1, 3, 0, 1, p + 3 * F);
+    }
+    float* vf = s.vf.data() + size_t(b) * F2;
+    ops::matmul(y.v, patch, n, y.v_b.data, vf);
+    float* hr = s.h_row.data() + (size_t(l) * W_ + b) * F2;
+    ops::matmul(y.v2h_w, vf, n, y.v2h_b.data, hr);
+    const float* cv = label_bias(y.cond_v, s);
+    const float* ch = label_bias(y.cond_h, s);
+    for (size_t j = 0; j < n; ++j) {
+      float* vj = vf + j * F2;
+      ops::add(hr + j * F2, y.h_b.data, hr + j * F2, F2);
+      if (ch) ops::add(hr + j * F2, ch, hr + j * F2, F2);
+      if (cv) ops::add(vj, cv, vj, F2);
+      gate(vj, F, v_row(s, l + 1, i) + (b + j) * F);
     }
   }
 

@@ -49,8 +49,9 @@ class Pool {
   void run(size_t n, size_t align, void (*part)(size_t, size_t, void*), void* ctx) {
     const size_t blocks = (n + align - 1) / align;
     const int parts = int(std::min<size_t>(size_, blocks));
+    if (parts < 2 || in_part_) return part(0, n, ctx);  // in_part_: nested in a part of this pool's job
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
-    if (parts < 2 || !busy.owns_lock()) return part(0, n, ctx);
+    if (!busy.owns_lock()) return part(0, n, ctx);
     // Every part of the last job is done, so no worker reads these until the release below
     // publishes them with the new job's claims.
     n_ = n, align_ = align, blocks_ = blocks, part_ = part, ctx_ = ctx;
@@ -80,7 +81,13 @@ class Pool {
       if (k >= parts) return;
       if (!claims_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       const size_t b = blocks_ * k / parts * align_, e = std::min(n_, blocks_ * (k + 1) / parts * align_);
-      if (b < e) part_(b, e, ctx_);
+      if (b < e) {
+        struct InPart {
+          InPart() { in_part_ = true; }
+          ~InPart() { in_part_ = false; }
+        } in_part;
+        part_(b, e, ctx_);
+      }
       done_.fetch_add(1, std::memory_order_acq_rel);
       c = claims_.load(std::memory_order_acquire);
     }
@@ -100,6 +107,7 @@ class Pool {
     }
   }
 
+  static thread_local bool in_part_;  // this thread runs a part of a job
   std::vector<std::thread> workers_;
   int size_ = 1;
   std::mutex mu_, run_mu_;
@@ -112,6 +120,8 @@ class Pool {
   void (*part_)(size_t, size_t, void*) = nullptr;
   void* ctx_ = nullptr;
 };
+
+thread_local bool Pool::in_part_ = false;
 
 Pool& pool() {
   static Pool p;

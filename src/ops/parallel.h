@@ -16,8 +16,9 @@ int max_threads();
 
 // Runs part(begin, end, ctx) over [0, n) split into up to threads() contiguous ranges whose bounds
 // are multiples of `align`; the calling thread runs the first. Returns when all are done.
-// Runs everything on the calling thread when n / align < 2, when threads() == 1, or when another
-// thread is already using the pool.
+// Runs everything on the calling thread when n / align < 2, when threads() == 1, when called from
+// within a part (products inside a model's own parallel_for), or when another thread is already
+// using the pool.
 void parallel_for(size_t n, size_t align, void (*part)(size_t begin, size_t end, void* ctx), void* ctx);
 
 }  // namespace argen::ops

@@ -2,6 +2,7 @@
 // splits its work (row blocks of large products, prefill positions, WaveNet's side tasks).
 #include <atomic>
 #include <cstring>
+#include <thread>
 
 #include "models/model.h"
 #include "ops/ops.h"
@@ -206,6 +207,35 @@ TEST_CASE("threads: back-to-back jobs of 2, 3 and 64 blocks each run every block
     for (size_t k = 0; k < 64; ++k) wrong += hits[k].load(std::memory_order_relaxed) != (k < n ? 1 : 0);
   }
   CHECK(wrong == 0);
+}
+
+// A parallel_for inside a part (a model splitting its own work, whose products would split theirs)
+// runs on that part's thread, every block once.
+TEST_CASE("threads: a parallel_for inside a part runs on the part's thread") {
+  Threads two(2);
+  struct Ctx {
+    std::atomic<int> hits[8][16];
+    std::atomic<int> elsewhere{0};
+  } c;
+  for (auto& row : c.hits)
+    for (auto& h : row) h.store(0);
+  for (int i = 0; i < 2000; ++i) {
+    ops::parallel_for(8, 1, [](size_t b, size_t e, void* p) {
+      for (size_t k = b; k < e; ++k) {
+        struct Inner { Ctx* c; size_t k; std::thread::id id; } inner{static_cast<Ctx*>(p), k, std::this_thread::get_id()};
+        ops::parallel_for(16, 1, [](size_t ib, size_t ie, void* q) {
+          auto& in = *static_cast<Inner*>(q);
+          if (std::this_thread::get_id() != in.id) in.c->elsewhere.fetch_add(1);
+          for (size_t j = ib; j < ie; ++j) in.c->hits[in.k][j].fetch_add(1);
+        }, &inner);
+      }
+    }, &c);
+  }
+  int wrong = 0;
+  for (auto& row : c.hits)
+    for (auto& h : row) wrong += h.load() != 2000;
+  CHECK(wrong == 0);
+  CHECK(c.elsewhere.load() == 0);
 }
 
 // Long enough for every ring to wrap many times and for the two threads to meet in every order.
