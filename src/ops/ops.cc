@@ -372,13 +372,6 @@ void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, b
 
 }  // namespace
 
-// float32 products of one vector take the panels in wasm only: natively they are bound by memory,
-// and panels ran 0.87-1.02x the row-major kernel (ops.h).
-#if defined(__EMSCRIPTEN__)
-constexpr bool kMatVecOnPanels = true;
-#else
-constexpr bool kMatVecOnPanels = false;
-#endif
 Matrix row_block(const Matrix& W, size_t begin, size_t count) {
   if (W.pairs && (begin % 8 || count % 8))
     throw Error("row_block: rows " + std::to_string(begin) + " + " + std::to_string(count) + " of a matrix on pairs (multiples of 8)");
@@ -395,14 +388,14 @@ Matrix row_block(const Matrix& W, size_t begin, size_t count) {
 void matvec(const Matrix& W, const Vector& x, const float* bias, float* y) {
   if (W.q8) return q8_product(W, x, bias, y, false);
   if (W.pairs) return matvec_pairs(W.pairs, W.rows, W.cols, x.f32, bias, y);
-  if (W.panels && kMatVecOnPanels) return matvec_panels(W.panels, W.rows, W.cols, x.f32, bias, y);
+  if (W.panels) return matvec_panels(W.panels, W.rows, W.cols, x.f32, bias, y);
   matvec(W.f32, W.rows, W.cols, x.f32, bias, y);
 }
 void matvec(const Matrix& W, const float* x, const float* bias, float* y) { matvec(W, Vector{x}, bias, y); }
 void matvec_acc(const Matrix& W, const float* x, float* y) {
   if (W.q8) return q8_product(W, Vector{x}, nullptr, y, true);
   if (W.pairs) return matvec_pairs_acc(W.pairs, W.rows, W.cols, x, y);
-  if (W.panels && kMatVecOnPanels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
+  if (W.panels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
 void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
@@ -450,7 +443,7 @@ void matvec_serial(const Matrix& W, const Vector& x, float* y) {
     return HWY_DYNAMIC_DISPATCH(MatVecQ8Q8)(W.q8, W.scale, W.rows, W.cols, x.q8, x.scale, nullptr, y, W.q8_offset,
                                             W.q8_prefetch);
   }
-  if (W.panels && kMatVecOnPanels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
+  if (W.panels) return HWY_DYNAMIC_DISPATCH(MatVecPanels)(W.panels, W.rows, W.cols, x.f32, nullptr, y);
   if (W.pairs) return HWY_DYNAMIC_DISPATCH(MatVecPairs)(W.pairs, W.rows, W.cols, x.f32, nullptr, y);
   HWY_DYNAMIC_DISPATCH(MatVec)(W.f32, W.rows, W.cols, x.f32, nullptr, y);
 }
@@ -468,13 +461,19 @@ void matvecs(const float* x, std::initializer_list<Output> products) {
     for (const Output& o : products) matvec(o.W, v, nullptr, o.y);
     return;
   }
+  // Split into blocks of kPanelRows rows of one matrix (its last one short), so that a thread's
+  // rows of a matrix on panels are whole panels, multiplied as one thread multiplies them.
+  size_t blocks = 0;
+  for (const Output& o : products) blocks += panel_count(o.W.rows);
   struct Ctx { const Output *begin, *end; Vector x; } c{products.begin(), products.end(), v};
-  parallel_for(rows, kPanelRows, [](size_t b, size_t e, void* p) {  // rows b..e-1 of them all, in order
+  parallel_for(blocks, 1, [](size_t b, size_t e, void* p) {  // blocks b..e-1 of them all, in order
     const auto& c = *static_cast<Ctx*>(p);
-    size_t r0 = 0;  // the first row of *o
-    for (const Output* o = c.begin; o != c.end; r0 += o->W.rows, ++o) {
-      const size_t lo = std::max(b, r0), hi = std::min(e, r0 + o->W.rows);
-      if (lo < hi) matvec_serial(row_block(o->W, lo - r0, hi - lo), c.x, o->y + (lo - r0));
+    size_t k0 = 0;  // the first block of *o
+    for (const Output* o = c.begin; o != c.end; k0 += panel_count(o->W.rows), ++o) {
+      const size_t lo = std::max(b, k0) - k0, hi = std::min(e, k0 + panel_count(o->W.rows));
+      if (lo + k0 >= hi) continue;
+      const size_t r = lo * kPanelRows, count = std::min((hi - k0) * kPanelRows, o->W.rows) - r;
+      matvec_serial(row_block(o->W, r, count), c.x, o->y + r);
     }
   }, &c);
 }

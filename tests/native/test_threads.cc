@@ -119,8 +119,9 @@ TEST_CASE("threads: a product on row pairs split across 2 threads equals one thr
       [&](float* y) { ops::matvec_pairs_acc(P.data(), rows, cols, x.data(), y); });
 }
 
-// matvecs splits the rows of all its matrices together: the split (at 576 of 1150 rows) falls inside
-// the second matrix, at a row that does not start a panel of it (which has int8 panels).
+// matvecs splits the rows of all its matrices together, in blocks of 32 rows of one matrix: the
+// split (after 18 of 37 blocks) falls inside the second matrix, which has panels (float32 and int8),
+// at one of its panels' first row (a split inside a panel gave other bits than one thread's).
 TEST_CASE("threads: products of one vector split together (matvecs) equal one thread's and separate products") {
   const size_t cols = 256, rows[3] = {400, 250, 500};
   std::vector<std::vector<float>> W, Wp;
