@@ -150,8 +150,10 @@ class PixelCNN : public RasterModel {
     if (S_) std::fill(s.skip.begin(), s.skip.end(), 0.0f);
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
-      gather_patch(h_at(s, l, 0), 1, W_, F, 0, j, 1, 2, 0, 1, s.patch.data());  // columns j-1, j of row i
-      ops::matvec(y.h, s.patch.data(), s.h_row.data() + (size_t(l) * W_ + j) * F2, s.hf.data());
+      // Columns j-1, j of row i: side by side in the row but at j = 0 (zeros on the left).
+      const float* hp = j > 0 ? h_at(s, l, j - 1) : s.patch.data();
+      if (j == 0) gather_patch(h_at(s, l, 0), 1, W_, F, 0, j, 1, 2, 0, 1, s.patch.data());
+      ops::matvec(y.h, hp, s.h_row.data() + (size_t(l) * W_ + j) * F2, s.hf.data());
       gate(s.hf.data(), F, s.g.data());
       float* out = h_at(s, l + 1, j);
       ops::matvec(y.res_w, s.g.data(), y.res_b.data, out);
