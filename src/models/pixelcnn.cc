@@ -113,7 +113,8 @@ class PixelCNN : public RasterModel {
     if (l < 0) {
       const int n_in = (k / 2) * k * C_;
       float* patch = s.patch.data() + size_t(b) * n_in;
-      for (int j = b; j < e; ++j) gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, patch + size_t(j - b) * n_in);
+      for (int j = b; j < e; ++j)
+        gather_patch(s.x.data(), H_, W_, C_, i, j, k / 2, k, k / 2, k / 2, patch + size_t(j - b) * n_in);
       ops::matmul(v_in_, patch, n, v_in_b_.data, v_row(s, 0, i) + size_t(b) * F);
       return;
     }

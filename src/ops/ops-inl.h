@@ -1483,9 +1483,9 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // in the library build: no clear gain there.
   ForPositionBlocks<5>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
-      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r / kRows * ops::panel_stride_q8(cols), scale + r, std::min(kRows, rows - r), groups,
-                                               xq + t * stride, stride, xs + t, bias ? bias + r : nullptr,
-                                               Y + t * rows + r, rows);
+      MatMulQ8Q8PanelsPass<decltype(p)::value>(panels + r / kRows * ops::panel_stride_q8(cols), scale + r,
+                                               std::min(kRows, rows - r), groups, xq + t * stride, stride, xs + t,
+                                               bias ? bias + r : nullptr, Y + t * rows + r, rows);
   });
 #endif
 }
