@@ -52,7 +52,7 @@ class PixelCNN : public RasterModel {
     for (int l = 0; l < L_; ++l) {
       const std::string p = "layers." + std::to_string(l) + ".";
       Layer y;
-      y.v = conv(p + "v.weight", {F2, F, 2, 3});
+      y.v = vertical_conv(p + "v.weight");
       y.v_b = weight(p + "v.bias", {F2});
       y.h = conv(p + "h.weight", {F2, F, 1, 2});
       y.h_b = weight(p + "h.bias", {F2});
@@ -70,6 +70,20 @@ class PixelCNN : public RasterModel {
       }
       layers_.push_back(std::move(y));
     }
+  }
+
+  // The vertical convolution (2x3) as a matrix whose columns run by kernel column, then row:
+  // [2F, (3, 2, F)]. A row's patches are then windows of one buffer holding each column's row above
+  // and own row side by side, 2F apart (row_layer), not copies.
+  Weight vertical_conv(const std::string& name) {
+    const int64_t F = F_;
+    const std::vector<float> m = conv_matrix(weight(name, {2 * F, F, 2, 3}));  // [2F, (2, 3, F)]
+    std::vector<float> cols(m.size());
+    for (int64_t o = 0; o < 2 * F; ++o)
+      for (int64_t dy = 0; dy < 2; ++dy)
+        for (int64_t dx = 0; dx < 3; ++dx)
+          std::copy_n(m.data() + o * 6 * F + (dy * 3 + dx) * F, F, cols.data() + o * 6 * F + (dx * 2 + dy) * F);
+    return Weight(*file_, cols, size_t(2 * F), size_t(6 * F), file_->int8());
   }
 
   std::unique_ptr<State> new_state() const override {
@@ -119,17 +133,25 @@ class PixelCNN : public RasterModel {
       return;
     }
     const Layer& y = layers_[l];
-    // The 2x3 patch: columns j-1..j+1 of rows i-1 (zeros for i = 0) and i.
+    // Columns b-1..e (zeros outside the image), each its row above (zeros for i = 0) then its own:
+    // column j's 2x3 patch is the 6F values from column j-1 on (vertical_conv's order).
     const float* above = v_row(s, l, i + 1);
     const float* here = v_row(s, l, i);
-    float* patch = s.patch.data() + size_t(b) * 6 * F;
-    for (int j = b; j < e; ++j) {
-      float* p = patch + size_t(j - b) * 6 * F;
-      gather_patch(above, 1, W_, F, i > 0 ? 0 : -1, j, 1, 3, 0, 1, p);
-      gather_patch(here, 1, W_, F, 0, j, 1, 3, 0, 1, p + 3 * F);
+    float* cols = s.patch.data() + size_t(b) * 6 * F;  // (e - b + 2) 2F of this part's 6F per column
+    for (int j = b - 1; j <= e; ++j) {
+      float* p = cols + size_t(j - b + 1) * F2;
+      if (j < 0 || j >= W_) {
+        std::fill(p, p + F2, 0.0f);
+        continue;
+      }
+      if (i > 0)
+        std::copy_n(above + size_t(j) * F, F, p);
+      else
+        std::fill(p, p + F, 0.0f);
+      std::copy_n(here + size_t(j) * F, F, p + F);
     }
     float* vf = s.vf.data() + size_t(b) * F2;
-    ops::matmul(y.v, patch, n, y.v_b.data, vf);
+    ops::matmul(y.v, cols, n, y.v_b.data, vf, F2);
     float* hr = s.h_row.data() + (size_t(l) * W_ + b) * F2;
     ops::matmul(y.v2h_w, vf, n, y.v2h_b.data, hr);
     const float* cv = label_bias(y.cond_v, s);

@@ -162,8 +162,8 @@ HWY_INLINE void MatVecImpl(const float* HWY_RESTRICT W, size_t rows, size_t cols
 // widths) are applied to every position, 2 positions at a time, so W streams from memory once and
 // X stays in L2. Each position's four sums are reduced together (SumsOf4) and stored as one vector:
 // with 8 per-row reductions, short rows (pixelcnn's 128-384 columns) spent a third of the time there.
-HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT X, size_t n,
-                         const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, const float* HWY_RESTRICT X,
+                         size_t x_stride, size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
   size_t r = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::ScalableTag<float> d;
@@ -183,8 +183,8 @@ HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, 
     const float* w3 = w2 + cols;
     size_t t = 0;
     for (; t + 2 <= n; t += 2) {
-      const float* xa = X + t * cols;
-      const float* xb = xa + cols;
+      const float* xa = X + t * x_stride;
+      const float* xb = xa + x_stride;
       auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
       auto b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
       for (size_t c = 0; c < cols_vec; c += N) {
@@ -197,7 +197,7 @@ HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, 
       finish(SumsOf4(d, b0, b1, b2, b3), w0, xb, Y + (t + 1) * rows + r);
     }
     if (t < n) {
-      const float* xa = X + t * cols;
+      const float* xa = X + t * x_stride;
       auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
       for (size_t c = 0; c < cols_vec; c += N) {
         const auto va = hn::LoadU(d, xa + c);
@@ -210,7 +210,7 @@ HWY_NOINLINE void MatMul(const float* HWY_RESTRICT W, size_t rows, size_t cols, 
 #endif
   for (; r < rows; ++r)
     for (size_t t = 0; t < n; ++t)
-      Y[t * rows + r] = Dot(W + r * cols, X + t * cols, cols) + (bias ? bias[r] : 0.f);
+      Y[t * rows + r] = Dot(W + r * cols, X + t * x_stride, cols) + (bias ? bias[r] : 0.f);
 }
 
 HWY_NOINLINE void MatVec(const float* W, size_t rows, size_t cols, const float* x, const float* bias, float* y) {
@@ -339,8 +339,8 @@ HWY_INLINE void ForPositionBlocks(size_t n, const F& f) {
 // share its pass, so threads may split the positions anywhere.
 template <size_t P>
 HWY_INLINE void MatMulPanelsPass(const float* HWY_RESTRICT panel, size_t rows_left, size_t cols,
-                                 const float* HWY_RESTRICT X, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y,
-                                 size_t rows) {
+                                 const float* HWY_RESTRICT X, size_t x_stride, const float* HWY_RESTRICT bias,
+                                 float* HWY_RESTRICT Y, size_t rows) {
   const hn::ScalableTag<float> d;
   constexpr size_t N = hn::MaxLanes(d), kRows = ops::kPanelRows;
   static_assert(kRows % (2 * N) == 0, "a panel is whole passes");
@@ -351,7 +351,7 @@ HWY_INLINE void MatMulPanelsPass(const float* HWY_RESTRICT panel, size_t rows_le
     for (size_t c = 0; c < cols; ++c, w += kRows) {
       const auto w0 = hn::LoadU(d, w), w1 = hn::LoadU(d, w + N);
       for (size_t p = 0; p < P; ++p) {
-        const auto xp = hn::Set(d, X[p * cols + c]);
+        const auto xp = hn::Set(d, X[p * x_stride + c]);
         a[p] = hn::MulAdd(w0, xp, a[p]);
         b[p] = hn::MulAdd(w1, xp, b[p]);
       }
@@ -372,12 +372,12 @@ HWY_INLINE void MatMulPanelsPass(const float* HWY_RESTRICT panel, size_t rows_le
   }
 }
 HWY_NOINLINE void MatMulPanels(const float* HWY_RESTRICT panels, size_t rows, size_t cols, const float* HWY_RESTRICT X,
-                               size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+                               size_t x_stride, size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
   constexpr size_t kRows = ops::kPanelRows;
   ForPositionBlocks<HWY_NATIVE_FMA ? 6 : 4>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
-      MatMulPanelsPass<decltype(p)::value>(panels + r * cols, std::min(kRows, rows - r), cols, X + t * cols,
-                                           bias ? bias + r : nullptr, Y + t * rows + r, rows);
+      MatMulPanelsPass<decltype(p)::value>(panels + r * cols, std::min(kRows, rows - r), cols, X + t * x_stride,
+                                           x_stride, bias ? bias + r : nullptr, Y + t * rows + r, rows);
   });
 }
 

@@ -225,24 +225,25 @@ void matvec(const float* W, size_t rows, size_t cols, const float* x, const floa
   parallel_for(rows, 4, matvec_rows, &m);
 }
 namespace {
-using MatMulKernel = void (*)(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias,
-                              float* Y);
+using MatMulKernel = void (*)(const float* W, size_t rows, size_t cols, const float* X, size_t x_stride, size_t n,
+                              const float* bias, float* Y);
 // Prefill: split the positions (each thread reads every weight once for its positions).
-void split_positions(MatMulKernel kernel, const float* W, size_t rows, size_t cols, const float* X, size_t n,
-                     const float* bias, float* Y) {
-  if (rows * cols < kParallelMinWeights || n < 4 || threads() == 1) return kernel(W, rows, cols, X, n, bias, Y);
-  struct Ctx { MatMulKernel kernel; const float *W, *X, *bias; size_t rows, cols; float* Y; } c{kernel, W, X, bias, rows, cols, Y};
+void split_positions(MatMulKernel kernel, const float* W, size_t rows, size_t cols, const float* X, size_t x_stride,
+                     size_t n, const float* bias, float* Y) {
+  if (rows * cols < kParallelMinWeights || n < 4 || threads() == 1) return kernel(W, rows, cols, X, x_stride, n, bias, Y);
+  struct Ctx { MatMulKernel kernel; const float *W, *X, *bias; size_t rows, cols, x_stride; float* Y; } c{
+      kernel, W, X, bias, rows, cols, x_stride, Y};
   parallel_for(n, 2, [](size_t b, size_t e, void* p) {
     auto& c = *static_cast<Ctx*>(p);
-    c.kernel(c.W, c.rows, c.cols, c.X + b * c.cols, e - b, c.bias, c.Y + b * c.rows);
+    c.kernel(c.W, c.rows, c.cols, c.X + b * c.x_stride, c.x_stride, e - b, c.bias, c.Y + b * c.rows);
   }, &c);
 }
 }  // namespace
 void matmul(const float* W, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
-  split_positions(&HWY_DYNAMIC_DISPATCH(MatMul), W, rows, cols, X, n, bias, Y);
+  split_positions(&HWY_DYNAMIC_DISPATCH(MatMul), W, rows, cols, X, cols, n, bias, Y);
 }
 void matmul_panels(const float* panels, size_t rows, size_t cols, const float* X, size_t n, const float* bias, float* Y) {
-  split_positions(&HWY_DYNAMIC_DISPATCH(MatMulPanels), panels, rows, cols, X, n, bias, Y);
+  split_positions(&HWY_DYNAMIC_DISPATCH(MatMulPanels), panels, rows, cols, X, cols, n, bias, Y);
 }
 void matvec_acc(const float* W, size_t rows, size_t cols, const float* x, float* y) {
   if (rows * cols < kParallelMinWeights || threads() == 1) return HWY_DYNAMIC_DISPATCH(MatVecAcc)(W, rows, cols, x, y);
@@ -398,13 +399,14 @@ void matvec_acc(const Matrix& W, const float* x, float* y) {
   if (W.panels) return matvec_panels_acc(W.panels, W.rows, W.cols, x, y);
   matvec_acc(W.f32, W.rows, W.cols, x, y);
 }
-void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y) {
-  if (W.panels) return matmul_panels(W.panels, W.rows, W.cols, X, n, bias, Y);
+void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y, size_t x_stride) {
+  if (!x_stride) x_stride = W.cols;
+  if (W.panels) return split_positions(&HWY_DYNAMIC_DISPATCH(MatMulPanels), W.panels, W.rows, W.cols, X, x_stride, n, bias, Y);
   if (W.pairs) {  // no matmul kernel on pairs (models that repack step one position at a time)
-    for (size_t t = 0; t < n; ++t) matvec_pairs(W.pairs, W.rows, W.cols, X + t * W.cols, bias, Y + t * W.rows);
+    for (size_t t = 0; t < n; ++t) matvec_pairs(W.pairs, W.rows, W.cols, X + t * x_stride, bias, Y + t * W.rows);
     return;
   }
-  if (!W.q8) return matmul(W.f32, W.rows, W.cols, X, n, bias, Y);
+  if (!W.q8) return split_positions(&HWY_DYNAMIC_DISPATCH(MatMul), W.f32, W.rows, W.cols, X, x_stride, n, bias, Y);
   // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
   const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
   thread_local std::vector<int16_t> xq;
@@ -412,7 +414,7 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
   if (xq.size() < n * stride) xq.resize(n * stride);
   if (xs.size() < n) xs.resize(n);
   for (size_t t = 0; t < n; ++t) {
-    xs[t] = quantize_vector_q8(X + t * W.cols, W.cols, xq.data() + t * stride);
+    xs[t] = quantize_vector_q8(X + t * x_stride, W.cols, xq.data() + t * stride);
     std::fill(xq.begin() + t * stride + W.cols, xq.begin() + (t + 1) * stride, int16_t(0));
   }
   matmul_q8(W, xq.data(), stride, xs.data(), n, bias, Y);

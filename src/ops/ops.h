@@ -188,7 +188,9 @@ struct Vector {
   float scale = 0;
 };
 void matvec(const Matrix& W, const Vector& x, const float* bias, float* y);
-void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y);
+// Y = X W^T (+ bias) over n positions, position t at X + t * x_stride (0: W.cols; positions may
+// overlap: sliding windows of a convolution's input).
+void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float* Y, size_t x_stride = 0);
 // The same for int8 weights with the positions already quantized (quantize_vector_q8): position t
 // at xq + t * stride with scale xs[t], stride a multiple of kPanelColsQ8, zeros past cols.
 void matmul_q8(const Matrix& W, const int16_t* xq, size_t stride, const float* xs, size_t n, const float* bias, float* Y);
