@@ -322,6 +322,42 @@ TEST_CASE("int8 x int8 matvec sums exactly at the extremes") {
   });
 }
 
+// Positions at a stride (x_stride), overlapping as a convolution's sliding windows: each output
+// equals the product of a copy of its position, on every weight form (row-major, panels, int8 rows
+// and panels), bit for bit.
+TEST_CASE("matmul of overlapping positions (x_stride) equals the products of copies") {
+  for_each_target([] {
+    for (size_t cols : {6, 64, 192}) {
+      const size_t rows = 40, stride = cols / 3, n = 9;
+      auto W = random_floats(rows * cols, 29 + cols), b = random_floats(rows, 31);
+      auto X = random_floats((n - 1) * stride + cols, 37 + cols);
+      std::vector<float> copies(n * cols);  // each position's window, one after another
+      for (size_t t = 0; t < n; ++t) std::copy_n(X.data() + t * stride, cols, copies.data() + t * cols);
+      std::vector<float> P(ops::panel_floats(rows, cols)), scale(rows);
+      ops::pack_panels(W.data(), rows, cols, P.data());
+      std::vector<int8_t> q(rows * cols), Pq(ops::panel_bytes_q8(rows, cols));
+      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+      ops::pack_panels_q8(q.data(), rows, cols, Pq.data());
+      ops::Matrix forms[4];
+      forms[0].f32 = W.data();
+      forms[1].f32 = W.data(), forms[1].panels = P.data();
+      forms[2].q8 = q.data(), forms[2].scale = scale.data();
+      forms[3].q8 = q.data(), forms[3].scale = scale.data(), forms[3].q8_panels = Pq.data();
+      for (ops::Matrix& m : forms) {
+        m.rows = rows, m.cols = cols;
+        std::vector<float> Y(n * rows, -1.f), Yc(n * rows, -2.f);
+        ops::matmul(m, X.data(), n, b.data(), Y.data(), stride);
+        ops::matmul(m, copies.data(), n, b.data(), Yc.data());
+        CHECK_MESSAGE(Y == Yc, cols << " columns, form " << (&m - forms));
+      }
+      std::vector<float> Y(n * rows), Yr(n * rows);  // and right
+      ops::matmul(forms[1], X.data(), n, b.data(), Y.data(), stride);
+      ops::ref::matmul(W.data(), rows, cols, copies.data(), n, b.data(), Yr.data());
+      CHECK(rel_error(Y.data(), Yr.data(), n * rows) < 1e-5);
+    }
+  });
+}
+
 // int8 matmul: every position quantized with its own scale, then W8 xq[t]; on panels all positions
 // go through each panel together. Integer sums are exact, so each position's outputs equal matvec's
 // on the same Matrix bit for bit, and the scalar reference's within float rounding.
