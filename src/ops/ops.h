@@ -162,8 +162,7 @@ bool use_prefetch_q8(size_t model_weights);
 // repacked in place) or int8 with per-row scales (q8 and scale set, row-major; q8_offset: in offset
 // form, which its panels are not; q8_prefetch: read ahead), each with a copy in
 // panels (panels / q8_panels) where use_panels() asked for one. The products below pick the kernel: float32 x float32, or int8 x int8
-// after quantizing x (and each row of X) to int8 with one scale; on the panels if there are any
-// (float32 matvec: in wasm only).
+// after quantizing x (and each row of X) to int8 with one scale; on the panels if there are any.
 struct Matrix {
   const float* f32 = nullptr;
   const float* panels = nullptr;
