@@ -803,18 +803,17 @@ HWY_INLINE hn::Vec<D16> LoadWiden8(D16 d16, const int8_t* HWY_RESTRICT p) {
 // them by vpsignb (`sign`: x itself). AVX3_DL (vpdpbusd): the weights + 128 as unsigned bytes by x
 // (`sign`), which adds 128 `sum` (of x) to every row's sum. Each target makes only what it reads
 // (abs: AVX2, sum: AVX3_DL). In a per-thread buffer that only grows (valid until this thread's
-// next call), or x's bytes (AVX3_DL) into `out` when given.
+// next call).
 struct XBytes {
   const int8_t* sign;
   const int8_t* abs;
   int32_t sum;
 };
-HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded, int8_t* out = nullptr) {
+HWY_INLINE XBytes SignAndAbsBytes(const int16_t* HWY_RESTRICT xq, size_t n, size_t padded) {
   constexpr bool kAbs = HWY_TARGET == HWY_AVX2;
   thread_local std::vector<int8_t> buffer;
-  const size_t need = kAbs ? 2 * padded : out ? 0 : padded;
-  if (buffer.size() < need) buffer.resize(need);
-  int8_t* HWY_RESTRICT sign = out ? out : buffer.data();
+  if (buffer.size() < (kAbs ? 2 : 1) * padded) buffer.resize((kAbs ? 2 : 1) * padded);
+  int8_t* HWY_RESTRICT sign = buffer.data();
   int8_t* HWY_RESTRICT abs = kAbs ? buffer.data() + padded : nullptr;
   const hn::ScalableTag<int16_t> d16;
   const hn::Rebind<int8_t, decltype(d16)> d8;
@@ -1498,7 +1497,6 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
 // gives garbage either way).
 HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {
   const hn::ScalableTag<float> df;
-  const hn::Rebind<int16_t, decltype(df)> di16;
   const size_t N = hn::Lanes(df);
   auto m = hn::Zero(df), m1 = hn::Zero(df), m2 = hn::Zero(df), m3 = hn::Zero(df);
   size_t i = 0;
@@ -1516,20 +1514,16 @@ HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16
   // Rounding to the nearest integer (ties to even, as lrint) by adding 1.5 * 2^23: the sum's low
   // mantissa bits are then the integer. Cheaper than NearestInt, whose saturating float -> int
   // conversion V8 lowers to a long sequence (quantizing was 8% of a wasm WaveNet step).
-  constexpr float kMagic = 12582912.0f;
-  const hn::Rebind<int32_t, decltype(df)> di32;
-  const auto vinv = hn::Set(df, inv), magic = hn::Set(df, kMagic);
-  for (i = 0; i + N <= n; i += N) {
-    const auto v = hn::Add(hn::Mul(hn::LoadU(df, x + i), vinv), magic);
-    hn::StoreU(hn::DemoteTo(di16, hn::Sub(hn::BitCast(di32, v), hn::BitCast(di32, magic))), di16, xq + i);
-  }
-  for (; i < n; ++i) {
-    const float v = x[i] * inv + kMagic;
-    int32_t bits, magic_bits;
-    std::memcpy(&bits, &v, 4);
-    std::memcpy(&magic_bits, &kMagic, 4);
-    xq[i] = int16_t(bits - magic_bits);
-  }
+  // The tail runs the same code on single-lane vectors.
+  auto quantize = [&](auto d, size_t at) HWY_ATTR {
+    const hn::Rebind<int32_t, decltype(d)> di32;
+    const hn::Rebind<int16_t, decltype(d)> di16;
+    const auto magic = hn::Set(d, 12582912.0f);
+    const auto v = hn::Add(hn::Mul(hn::LoadU(d, x + at), hn::Set(d, inv)), magic);
+    hn::StoreU(hn::DemoteTo(di16, hn::Sub(hn::BitCast(di32, v), hn::BitCast(di32, magic))), di16, xq + at);
+  };
+  for (i = 0; i + N <= n; i += N) quantize(df, i);
+  for (const hn::CappedTag<float, 1> d1; i < n; ++i) quantize(d1, i);
   return xs;
 }
 

@@ -472,9 +472,9 @@ void matvecs(const float* x, std::initializer_list<Output> products) {
     const auto& c = *static_cast<Ctx*>(p);
     size_t k0 = 0;  // the first block of *o
     for (const Output* o = c.begin; o != c.end; k0 += panel_count(o->W.rows), ++o) {
-      const size_t lo = std::max(b, k0) - k0, hi = std::min(e, k0 + panel_count(o->W.rows));
-      if (lo + k0 >= hi) continue;
-      const size_t r = lo * kPanelRows, count = std::min((hi - k0) * kPanelRows, o->W.rows) - r;
+      const size_t first = std::max(b, k0), last = std::min(e, k0 + panel_count(o->W.rows));
+      if (first >= last) continue;
+      const size_t r = (first - k0) * kPanelRows, count = std::min((last - k0) * kPanelRows, o->W.rows) - r;
       matvec_serial(row_block(o->W, r, count), c.x, o->y + r);
     }
   }, &c);
