@@ -1140,10 +1140,13 @@ HWY_INLINE V32 RowSums(D32 d32, V32 lo, V32 hi) {
 // 4 columns, a whole row's group in each 32-bit lane; AVX3_DL likewise with vpdpbusd. wasm reads
 // offset panels (ops.h) without widening (ColumnPairs): 4 rows x 4 columns per load, a row's
 // group in a 32-bit lane. The integer sums are exact and scaled as in the row-major kernel.
+// AVX3_DL takes x + 128 as bytes ready in xu when given (xq unread).
 template <bool kAccumulate>
 HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
                                      size_t cols, const int16_t* HWY_RESTRICT xq, float xs,
-                                     const float* HWY_RESTRICT bias, float* HWY_RESTRICT y) {
+                                     const float* HWY_RESTRICT bias, float* HWY_RESTRICT y,
+                                     const uint8_t* HWY_RESTRICT xu_given = nullptr) {
+  (void)xu_given;
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   auto finish = [&](size_t row, int32_t s) { StoreQ8Sum<kAccumulate>(y, scale, xs, bias, row, s); };
   static_assert(ops::kPanelsQ8Offset == (HWY_TARGET == HWY_WASM), "offset panels: wasm builds, read by HWY_WASM");
@@ -1172,7 +1175,7 @@ HWY_INLINE void MatVecQ8Q8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* 
   // sum from the -128 sum of its weights that ends the panel (kPanelSumsQ8).
   static_assert(G == 4 && N == 16 && ops::kPanelSumsQ8, "AVX3_DL: 16 rows x 4 columns per vector, panel sums");
   constexpr size_t kPart = 1, V = kRows / N;
-  const uint8_t* xu = OffsetBytes(xq, cols, G * groups);
+  const uint8_t* xu = xu_given ? xu_given : OffsetBytes(xq, cols, G * groups);
 #elif HWY_TARGET == HWY_WASM
   static_assert(N == 4, "wasm: 4 rows x 4 columns per vector");
   constexpr size_t kPart = 1, V = kRows / N;
@@ -1422,25 +1425,24 @@ HWY_INLINE void MatMulQ8Q8PanelsPassDL(const int8_t* HWY_RESTRICT panel, const f
 
 #if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_WASM
 // The panel matmul of a target whose passes read x in a form of their own: every position's x made
-// so first (prepare(x, cols, padded, out) writes `padded` values to out and returns the offset its
-// row sums start from), then passes of up to kP positions through each panel (pass(p, ...): the
-// target's pass for p positions).
+// so first (prepare(t, out) writes position t's padded values to out and returns the offset its
+// row sums start from), then passes of up to kP positions through each panel (pass(p, ..., t, ...):
+// the target's pass for p positions from position t).
 template <size_t kP, class T, class Prepare, class Pass>
 HWY_INLINE void MatMulPreparedPasses(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
-                                     size_t cols, const int16_t* HWY_RESTRICT xq, size_t stride,
-                                     const float* HWY_RESTRICT xs, size_t n, const float* HWY_RESTRICT bias,
-                                     float* HWY_RESTRICT Y, const Prepare& prepare, const Pass& pass) {
+                                     size_t cols, size_t n, const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y,
+                                     const Prepare& prepare, const Pass& pass) {
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G, padded = G * groups;
   thread_local std::vector<T> xform;
   thread_local std::vector<int32_t> offsets;
   if (xform.size() < n * padded) xform.resize(n * padded);
   if (offsets.size() < n) offsets.resize(n);
-  for (size_t t = 0; t < n; ++t) offsets[t] = prepare(xq + t * stride, cols, padded, xform.data() + t * padded);
+  for (size_t t = 0; t < n; ++t) offsets[t] = prepare(t, xform.data() + t * padded);
   ForPositionBlocks<kP>(n, [&](auto p, size_t t) {
     for (size_t r = 0; r < rows; r += kRows)
       pass(p, panels + r / kRows * ops::panel_stride_q8(cols), scale + r, std::min(kRows, rows - r), groups,
-           xform.data() + t * padded, padded, offsets.data() + t, xs + t, bias ? bias + r : nullptr, Y + t * rows + r, rows);
+           xform.data() + t * padded, padded, offsets.data() + t, t, bias ? bias + r : nullptr, Y + t * rows + r, rows);
   });
 }
 #endif
@@ -1454,11 +1456,14 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // the pass), then passes of P = 8 positions: 16 sums, two weight vectors and the broadcasts in
   // the 32 registers.
   MatMulPreparedPasses<8, uint8_t>(
-      panels, scale, rows, cols, xq, stride, xs, n, bias, Y,
-      [](const int16_t* x, size_t c, size_t padded, uint8_t* out) { return OffsetBytes(x, c, padded, out), 0; },
-      [](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const uint8_t* xu, size_t stride,
-         const int32_t*, const float* xs, const float* bias, float* Y, size_t rows) {
-        MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panel, scale, left, groups, xu, stride, xs, bias, Y, rows);
+      panels, scale, rows, cols, n, bias, Y,
+      [&](size_t t, uint8_t* out) HWY_ATTR {
+        const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+        return OffsetBytes(xq + t * stride, cols, padded, out), 0;
+      },
+      [&](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const uint8_t* xu, size_t stride,
+          const int32_t*, size_t t, const float* bias, float* Y, size_t rows) HWY_ATTR {
+        MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panel, scale, left, groups, xu, stride, xs + t, bias, Y, rows);
       });
 #elif HWY_TARGET == HWY_AVX2
   // AVX2 multiplies bytes in the matvec kernel (5 instructions per 32 multiply-adds, where a pass
@@ -1471,9 +1476,15 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // Every position's x as column pairs first, then passes of 4 positions (5 ran 1.15-1.25x slower
   // than 4 with the widening pass these replace; the same speed as it on pixelcnn-gated's rows).
   MatMulPreparedPasses<4, int16_t>(
-      panels, scale, rows, cols, xq, stride, xs, n, bias, Y,
-      [](const int16_t* x, size_t c, size_t padded, int16_t* out) { return ColumnPairs(x, c, padded, out).offset; },
-      [](auto p, auto... args) { MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(args...); });
+      panels, scale, rows, cols, n, bias, Y,
+      [&](size_t t, int16_t* out) {
+        const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+        return ColumnPairs(xq + t * stride, cols, padded, out).offset;
+      },
+      [&](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const int16_t* xp, size_t stride,
+          const int32_t* offsets, size_t t, const float* bias, float* Y, size_t rows) {
+        MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(panel, scale, left, groups, xp, stride, offsets, xs + t, bias, Y, rows);
+      });
 #else
   constexpr size_t kRows = ops::kPanelRows, G = ops::kPanelColsQ8;
   const size_t groups = (cols + G - 1) / G;
@@ -1494,8 +1505,9 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
 // counts): two vector passes, the first with four running maxima (one chain of dependent maxima
 // bound it: pixelcnn-gated's 384-value patches). No clamp to +-127: |x| / xs is at most 127 times
 // (1 + 2^-24)^3 after its three roundings, so it rounds to 127 at most (a NaN or an infinity in x
-// gives garbage either way).
-HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {
+// gives garbage either way). store(d, at, q) writes the int32 vector q of x[at..] in the caller's form.
+template <class Store>
+HWY_INLINE float QuantizeQ8(const float* HWY_RESTRICT x, size_t n, const Store& store) {
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df);
   auto m = hn::Zero(df), m1 = hn::Zero(df), m2 = hn::Zero(df), m3 = hn::Zero(df);
@@ -1517,14 +1529,90 @@ HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16
   // The tail runs the same code on single-lane vectors.
   auto quantize = [&](auto d, size_t at) HWY_ATTR {
     const hn::Rebind<int32_t, decltype(d)> di32;
-    const hn::Rebind<int16_t, decltype(d)> di16;
     const auto magic = hn::Set(d, 12582912.0f);
     const auto v = hn::Add(hn::Mul(hn::LoadU(d, x + at), hn::Set(d, inv)), magic);
-    hn::StoreU(hn::DemoteTo(di16, hn::Sub(hn::BitCast(di32, v), hn::BitCast(di32, magic))), di16, xq + at);
+    store(d, at, hn::Sub(hn::BitCast(di32, v), hn::BitCast(di32, magic)));
   };
   for (i = 0; i + N <= n; i += N) quantize(df, i);
   for (const hn::CappedTag<float, 1> d1; i < n; ++i) quantize(d1, i);
   return xs;
+}
+HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {
+  return QuantizeQ8(x, n, [xq](auto d, size_t at, auto q) HWY_ATTR {
+    const hn::Rebind<int16_t, decltype(d)> di16;
+    hn::StoreU(hn::DemoteTo(di16, q), di16, xq + at);
+  });
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+// x quantized as QuantizeVectorQ8, + 128 as the unsigned bytes the vpdpbusd kernels read (as
+// OffsetBytes), 128 up to padded; returns its scale.
+HWY_INLINE float QuantizeOffsetBytes(const float* HWY_RESTRICT x, size_t n, size_t padded, uint8_t* HWY_RESTRICT out) {
+  const float xs = QuantizeQ8(x, n, [out](auto d, size_t at, auto q) HWY_ATTR {
+    const hn::Rebind<uint8_t, decltype(d)> du8;
+    hn::StoreU(hn::DemoteTo(du8, hn::Add(q, hn::Set(hn::Rebind<int32_t, decltype(d)>(), 128))), du8, out + at);
+  });
+  std::fill(out + n, out + padded, uint8_t(128));
+  return xs;
+}
+#endif
+
+// y = W8 (x quantized as QuantizeVectorQ8) scaled (+ bias), or y += that, for a float x, W8 in int8
+// panels: matvec_q8q8_panels' outputs. AVX3_DL quantizes straight into the bytes its kernel reads.
+template <bool kAccumulate>
+HWY_INLINE void MatVecQ8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
+                                   size_t cols, const float* HWY_RESTRICT x, const float* HWY_RESTRICT bias,
+                                   float* HWY_RESTRICT y) {
+  const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+#if HWY_TARGET == HWY_AVX3_DL
+  thread_local std::vector<uint8_t> xu;
+  if (xu.size() < padded) xu.resize(padded);
+  const float xs = QuantizeOffsetBytes(x, cols, padded, xu.data());
+  MatVecQ8Q8PanelsImpl<kAccumulate>(P, scale, rows, cols, nullptr, xs, bias, y, xu.data());
+#else
+  thread_local std::vector<int16_t> xq;
+  if (xq.size() < padded) xq.resize(padded);
+  const float xs = QuantizeVectorQ8(x, cols, xq.data());
+  MatVecQ8Q8PanelsImpl<kAccumulate>(P, scale, rows, cols, xq.data(), xs, bias, y);
+#endif
+}
+HWY_NOINLINE void MatVecQ8Panels(const int8_t* P, const float* scale, size_t rows, size_t cols, const float* x,
+                                 const float* bias, float* y) {
+  MatVecQ8PanelsImpl<false>(P, scale, rows, cols, x, bias, y);
+}
+HWY_NOINLINE void MatVecQ8PanelsAcc(const int8_t* P, const float* scale, size_t rows, size_t cols, const float* x,
+                                    float* y) {
+  MatVecQ8PanelsImpl<true>(P, scale, rows, cols, x, nullptr, y);
+}
+
+// Y = W8 (x quantized as QuantizeVectorQ8) scaled (+ bias) for n float positions X[t] at
+// X + t * x_stride, W8 in int8 panels: the same outputs as quantizing each into int16 lanes and
+// MatMulQ8Q8Panels. AVX3_DL quantizes straight into the bytes its passes read (x + 128: one pass
+// over each position, not three: pixelcnn-gated's 28 positions of 384 values per row and layer);
+// the other targets go through int16 lanes.
+HWY_NOINLINE void MatMulQ8Panels(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
+                                 size_t cols, const float* HWY_RESTRICT X, size_t x_stride, size_t n,
+                                 const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
+  const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+  thread_local std::vector<float> xs;
+  if (xs.size() < n) xs.resize(n);
+#if HWY_TARGET == HWY_AVX3_DL
+  MatMulPreparedPasses<8, uint8_t>(
+      panels, scale, rows, cols, n, bias, Y,
+      [&](size_t t, uint8_t* out) HWY_ATTR { return xs[t] = QuantizeOffsetBytes(X + t * x_stride, cols, padded, out), 0; },
+      [&](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const uint8_t* xu, size_t stride,
+          const int32_t*, size_t t, const float* bias, float* Y, size_t rows) HWY_ATTR {
+        MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panel, scale, left, groups, xu, stride, xs.data() + t, bias, Y, rows);
+      });
+#else
+  thread_local std::vector<int16_t> xq;
+  if (xq.size() < n * padded) xq.resize(n * padded);
+  for (size_t t = 0; t < n; ++t) {
+    xs[t] = QuantizeVectorQ8(X + t * x_stride, cols, xq.data() + t * padded);
+    std::fill(xq.begin() + t * padded + cols, xq.begin() + (t + 1) * padded, int16_t(0));
+  }
+  MatMulQ8Q8Panels(panels, scale, rows, cols, xq.data(), padded, xs.data(), n, bias, Y);
+#endif
 }
 
 HWY_NOINLINE void MatVecQ8Q8(const int8_t* W, const float* scale, size_t rows, size_t cols, const int16_t* xq, float xs,

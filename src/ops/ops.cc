@@ -50,6 +50,9 @@ HWY_EXPORT(MatVecQ8Q8Acc);
 HWY_EXPORT(MatVecQ8Q8Panels);
 HWY_EXPORT(MatVecQ8Q8PanelsAcc);
 HWY_EXPORT(MatMulQ8Q8Panels);
+HWY_EXPORT(MatMulQ8Panels);
+HWY_EXPORT(MatVecQ8Panels);
+HWY_EXPORT(MatVecQ8PanelsAcc);
 HWY_EXPORT(ReadSum);
 HWY_EXPORT(FmaPeak);
 HWY_EXPORT(FmaPeakFlops);
@@ -359,6 +362,10 @@ Vector with_q8(const Vector& x, size_t n) {
   return {x.f32, buffer.data(), scale};
 }
 void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, bool accumulate) {
+  if (W.q8_panels && !x.q8) {  // at most kPanelMaxWeights: one thread; quantized by the kernel
+    if (accumulate) return HWY_DYNAMIC_DISPATCH(MatVecQ8PanelsAcc)(W.q8_panels, W.scale, W.rows, W.cols, x.f32, y);
+    return HWY_DYNAMIC_DISPATCH(MatVecQ8Panels)(W.q8_panels, W.scale, W.rows, W.cols, x.f32, bias, y);
+  }
   const Vector v = with_q8(x, W.cols);
   const int16_t* xq = v.q8;
   const float xs = v.scale;
@@ -407,6 +414,16 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
     return;
   }
   if (!W.q8) return split_positions(&HWY_DYNAMIC_DISPATCH(MatMul), W.f32, W.rows, W.cols, X, x_stride, n, bias, Y);
+  if (W.q8_panels) {  // each thread quantizes its own positions
+    struct Ctx { const Matrix* W; const float *X, *bias; size_t x_stride; float* Y; } c{&W, X, bias, x_stride, Y};
+    auto positions = [](size_t b, size_t e, void* p) {
+      auto& c = *static_cast<Ctx*>(p);
+      HWY_DYNAMIC_DISPATCH(MatMulQ8Panels)(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.X + b * c.x_stride,
+                                           c.x_stride, e - b, c.bias, c.Y + b * c.W->rows);
+    };
+    if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
+    return parallel_for(n, 2, positions, &c);
+  }
   // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
   const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
   thread_local std::vector<int16_t> xq;
