@@ -1505,9 +1505,11 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
 // counts): two vector passes, the first with four running maxima (one chain of dependent maxima
 // bound it: pixelcnn-gated's 384-value patches). No clamp to +-127: |x| / xs is at most 127 times
 // (1 + 2^-24)^3 after its three roundings, so it rounds to 127 at most (a NaN or an infinity in x
-// gives garbage either way). store(d, at, q) writes the int32 vector q of x[at..] in the caller's form.
+// gives garbage either way). store(d, at, v) writes x[at..] in the caller's form from v, the bits of
+// round(x / xs) + 1.5 * 2^23 + offset as a float (offset: an even integer up to 2^21): int32
+// lanes of 0x4B400000 + offset + the integer.
 template <class Store>
-HWY_INLINE float QuantizeQ8(const float* HWY_RESTRICT x, size_t n, const Store& store) {
+HWY_INLINE float QuantizeQ8(const float* HWY_RESTRICT x, size_t n, float offset, const Store& store) {
   const hn::ScalableTag<float> df;
   const size_t N = hn::Lanes(df);
   auto m = hn::Zero(df), m1 = hn::Zero(df), m2 = hn::Zero(df), m3 = hn::Zero(df);
@@ -1525,32 +1527,37 @@ HWY_INLINE float QuantizeQ8(const float* HWY_RESTRICT x, size_t n, const Store& 
   const float xs = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / xs;
   // Rounding to the nearest integer (ties to even, as lrint) by adding 1.5 * 2^23: the sum's low
   // mantissa bits are then the integer. Cheaper than NearestInt, whose saturating float -> int
-  // conversion V8 lowers to a long sequence (quantizing was 8% of a wasm WaveNet step).
-  // The tail runs the same code on single-lane vectors.
+  // conversion V8 lowers to a long sequence (quantizing was 8% of a wasm WaveNet step). An even
+  // offset added with it leaves the rounding as it was. The tail runs the same code on
+  // single-lane vectors.
   auto quantize = [&](auto d, size_t at) HWY_ATTR {
     const hn::Rebind<int32_t, decltype(d)> di32;
-    const auto magic = hn::Set(d, 12582912.0f);
-    const auto v = hn::Add(hn::Mul(hn::LoadU(d, x + at), hn::Set(d, inv)), magic);
-    store(d, at, hn::Sub(hn::BitCast(di32, v), hn::BitCast(di32, magic)));
+    const auto v = hn::Add(hn::Mul(hn::LoadU(d, x + at), hn::Set(d, inv)), hn::Set(d, 12582912.0f + offset));
+    store(d, at, hn::BitCast(di32, v));
   };
   for (i = 0; i + N <= n; i += N) quantize(df, i);
   for (const hn::CappedTag<float, 1> d1; i < n; ++i) quantize(d1, i);
   return xs;
 }
 HWY_NOINLINE float QuantizeVectorQ8(const float* HWY_RESTRICT x, size_t n, int16_t* HWY_RESTRICT xq) {
-  return QuantizeQ8(x, n, [xq](auto d, size_t at, auto q) HWY_ATTR {
+  return QuantizeQ8(x, n, 0.0f, [xq](auto d, size_t at, auto v) HWY_ATTR {
     const hn::Rebind<int16_t, decltype(d)> di16;
-    hn::StoreU(hn::DemoteTo(di16, q), di16, xq + at);
+    const hn::Rebind<int32_t, decltype(d)> di32;
+    hn::StoreU(hn::DemoteTo(di16, hn::Sub(v, hn::BitCast(di32, hn::Set(d, 12582912.0f)))), di16, xq + at);
   });
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
 // x quantized as QuantizeVectorQ8, + 128 as the unsigned bytes the vpdpbusd kernels read (as
-// OffsetBytes), 128 up to padded; returns its scale.
+// OffsetBytes), 128 up to padded; returns its scale. Each byte is the low byte of its lane
+// (0x4B400080 + the integer, in 1..255 above 0x4B400000): truncated, one vpmovdb per 16.
 HWY_INLINE float QuantizeOffsetBytes(const float* HWY_RESTRICT x, size_t n, size_t padded, uint8_t* HWY_RESTRICT out) {
-  const float xs = QuantizeQ8(x, n, [out](auto d, size_t at, auto q) HWY_ATTR {
-    const hn::Rebind<uint8_t, decltype(d)> du8;
-    hn::StoreU(hn::DemoteTo(du8, hn::Add(q, hn::Set(hn::Rebind<int32_t, decltype(d)>(), 128))), du8, out + at);
+  const float xs = QuantizeQ8(x, n, 128.0f, [out](auto d, size_t at, auto v) HWY_ATTR {
+    if constexpr (hn::MaxLanes(d) == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + at), _mm512_cvtepi32_epi8(v.raw));
+    } else {
+      out[at] = uint8_t(hn::GetLane(v));
+    }
   });
   std::fill(out + n, out + padded, uint8_t(128));
   return xs;

@@ -396,6 +396,46 @@ TEST_CASE("int8 matmul equals the per-position products, on panels and on rows")
   });
 }
 
+// Float inputs to int8 panels are quantized inside the kernels (AVX3_DL: straight to x + 128 as
+// bytes); each must give the integers quantize_vector_q8 gives (checked against lrint above), ties
+// to even included: outputs equal those of the products of its int16 form.
+TEST_CASE("float inputs to int8 panel products are quantized as quantize_vector_q8, ties included") {
+  for_each_target([] {
+    for (size_t cols : {1, 5, 16, 64, 100}) {
+      const size_t rows = 40, n = 7;
+      auto W = random_floats(rows * cols, 41 + cols, 0.5f), b = random_floats(rows, 43);
+      auto X = random_floats(n * cols, 47 + cols, 3.f);
+      for (size_t t = 0; t < n; ++t) {  // max |x| 127 (scale 1), halves between: ties
+        float* x = X.data() + t * cols;
+        x[0] = t % 2 ? 127.f : -127.f;
+        for (size_t c = 1; c < cols; ++c)
+          if (c % 3 == t % 3) x[c] = float(int(c * 7 + t) % 253 - 126) + 0.5f;
+      }
+      std::vector<int8_t> q(rows * cols), P(ops::panel_bytes_q8(rows, cols));
+      std::vector<float> scale(rows);
+      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
+      ops::pack_panels_q8(q.data(), rows, cols, P.data());
+      ops::Matrix m;
+      m.q8 = q.data(), m.scale = scale.data(), m.q8_panels = P.data(), m.rows = rows, m.cols = cols;
+      const size_t stride = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+      std::vector<int16_t> xq(n * stride, 0);
+      std::vector<float> xs(n), Y(n * rows), Yq(n * rows), y(rows), yq(rows), acc(rows, 1.f), accq(rows, 1.f);
+      for (size_t t = 0; t < n; ++t) xs[t] = ops::quantize_vector_q8(X.data() + t * cols, cols, xq.data() + t * stride);
+      ops::matmul(m, X.data(), n, b.data(), Y.data());
+      ops::matmul_q8(m, xq.data(), stride, xs.data(), n, b.data(), Yq.data());
+      CHECK_MESSAGE(Y == Yq, cols << " columns: matmul");
+      for (size_t t = 0; t < n; ++t) {
+        ops::matvec(m, X.data() + t * cols, b.data(), y.data());
+        ops::matvec(m, ops::Vector{nullptr, xq.data() + t * stride, xs[t]}, b.data(), yq.data());
+        CHECK_MESSAGE(y == yq, cols << " columns: matvec, position " << t);
+        ops::matvec_acc(m, X.data() + t * cols, acc.data());
+        ops::matvec_q8q8_panels_acc(P.data(), scale.data(), rows, cols, xq.data() + t * stride, xs[t], accq.data());
+      }
+      CHECK_MESSAGE(acc == accq, cols << " columns: matvec_acc");
+    }
+  });
+}
+
 TEST_CASE("elementwise ops match the scalar reference, extremes included") {
   for_each_target([] {
     for (size_t n : kSizes) {
