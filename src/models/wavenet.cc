@@ -23,9 +23,11 @@
 // thread goes on. At the end the first claims the skips not yet taken (from the last layer down),
 // and after the head any past product left. The second thread sums its skips as it goes (a prefix
 // of the layers), the first adds its own after, so the sum is in layer order and the logits are the
-// same with one thread or two; one thread alone (no worker free) claims every task itself. The
-// threads meet a few times per sample, not per product: where the cores are far apart, each
-// meeting costs about half a microsecond.
+// same with one thread or two. One thread alone (no worker free) makes each layer's skip and past
+// products right after the layer, without claims (their atomic exchanges and the skips' late
+// reads of the gates cost it 8% of a native int8 sample). The threads meet a few times per
+// sample, not per product: where the cores are far apart, each meeting costs about half a
+// microsecond.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -288,19 +290,19 @@ class WaveNet : public Model {
     for (size_t i = 0; i < 2 * layers_.size(); ++i) s.taken[i].store(false, std::memory_order_relaxed);
     s.layers_done.store(0, std::memory_order_relaxed);
     s.prefix_len.store(0, std::memory_order_relaxed);
-    // Two parts: the layers and head, and the side tasks; with one thread both run here in turn
-    // (the second finds every task taken).
+    // Two parts: the layers and head, and the side tasks; with one thread the first does all.
     struct Ctx { const WaveNet* m; WaveNetState* s; float* logits; } ctx{this, &s, logits};
     ops::parallel_for(2, 1, [](size_t b, size_t e, void* p) {
       auto& c = *static_cast<Ctx*>(p);
-      if (b == 0) c.m->layers_and_head(*c.s, c.logits);
-      if (e == 2) c.m->side_tasks(*c.s);
+      if (b == 0) c.m->layers_and_head(*c.s, c.logits, e == 2);
+      if (b == 1) c.m->side_tasks(*c.s);
     }, &ctx);
     ++s.t;
   }
 
  private:
-  void layers_and_head(WaveNetState& s, float* logits) const {
+  // alone: no second thread; its tasks run here in layer order, without claims.
+  void layers_and_head(WaveNetState& s, float* logits, bool alone) const {
     const int R = R_, D = D_;
     const size_t L = layers_.size();
     for (size_t l = 0; l < L; ++l) {
@@ -319,10 +321,15 @@ class WaveNet : public Model {
       if (int8_) quantize_into(s.gates[l], D, s.gates_q8[l]);
       ops::matvec(y.res, gates(s, l), y.res_b.data, s.r.data());
       ops::add(s.x.data(), s.r.data(), s.x.data(), R);
-      if ((l + 1) % kPublishEvery == 0 || l + 1 == L) s.layers_done.store(int(l + 1), std::memory_order_release);
+      if (alone) {
+        skip_product(s, l);
+        if (past_due(s, l)) past_product(s, l, next_block(s, l));
+      } else if ((l + 1) % kPublishEvery == 0 || l + 1 == L) {
+        s.layers_done.store(int(l + 1), std::memory_order_release);
+      }
     }
     // The skips from the last layer down until one the side thread has; it sums layers 0..k-1.
-    size_t k = L;
+    size_t k = alone ? 0 : L;
     while (k > 0 && claim(s, 2 * (k - 1))) skip_product(s, --k);
     while (s.prefix_len.load(std::memory_order_acquire) < int(k)) {}
     std::copy_n(k ? s.prefix.data() : s.skips[0], S_, s.skip.data());
@@ -331,7 +338,7 @@ class WaveNet : public Model {
     ops::matvec(out1_w_, s.skip.data(), out1_b_.data, s.hidden.data());
     ops::relu(s.hidden.data(), Hd_);
     ops::matvec(out2_w_, s.hidden.data(), out2_b_.data, logits);
-    for (size_t l = L; l-- > 0;)
+    for (size_t l = L; !alone && l-- > 0;)
       if (past_due(s, l) && claim(s, 2 * l + 1)) past_product(s, l, next_block(s, l));
   }
 
