@@ -82,14 +82,14 @@ std::vector<uint8_t> encode_png(const uint8_t* pixels, int width, int height, in
 
 std::vector<uint8_t> encode_wav(const float* samples, size_t n, int sample_rate) {
   std::vector<uint8_t> w;
-  const char* riff = "RIFF";
-  w.insert(w.end(), riff, riff + 4);
+  w.reserve(44 + 2 * n);
+  auto tag = [&w](const char* s) { w.insert(w.end(), {uint8_t(s[0]), uint8_t(s[1]), uint8_t(s[2]), uint8_t(s[3])}); };
+  tag("RIFF");
   put32le(w, uint32_t(36 + 2 * n));
-  for (const char* s : {"WAVE", "fmt "}) w.insert(w.end(), s, s + 4);
+  tag("WAVE"), tag("fmt ");
   put32le(w, 16), put16le(w, 1), put16le(w, 1), put32le(w, sample_rate), put32le(w, sample_rate * 2);
   put16le(w, 2), put16le(w, 16);
-  const char* data = "data";
-  w.insert(w.end(), data, data + 4);
+  tag("data");
   put32le(w, uint32_t(2 * n));
   for (size_t i = 0; i < n; ++i) {
     const float x = std::isnan(samples[i]) ? 0.0f : std::clamp(samples[i], -1.0f, 1.0f);
