@@ -1457,10 +1457,7 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // the 32 registers.
   MatMulPreparedPasses<8, uint8_t>(
       panels, scale, rows, cols, n, bias, Y,
-      [&](size_t t, uint8_t* out) HWY_ATTR {
-        const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
-        return OffsetBytes(xq + t * stride, cols, padded, out), 0;
-      },
+      [&](size_t t, uint8_t* out) HWY_ATTR { return OffsetBytes(xq + t * stride, cols, ops::padded_cols_q8(cols), out), 0; },
       [&](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const uint8_t* xu, size_t stride,
           const int32_t*, size_t t, const float* bias, float* Y, size_t rows) HWY_ATTR {
         MatMulQ8Q8PanelsPassDL<decltype(p)::value>(panel, scale, left, groups, xu, stride, xs + t, bias, Y, rows);
@@ -1477,10 +1474,7 @@ HWY_NOINLINE void MatMulQ8Q8Panels(const int8_t* HWY_RESTRICT panels, const floa
   // than 4 with the widening pass these replace; the same speed as it on pixelcnn-gated's rows).
   MatMulPreparedPasses<4, int16_t>(
       panels, scale, rows, cols, n, bias, Y,
-      [&](size_t t, int16_t* out) {
-        const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
-        return ColumnPairs(xq + t * stride, cols, padded, out).offset;
-      },
+      [&](size_t t, int16_t* out) { return ColumnPairs(xq + t * stride, cols, ops::padded_cols_q8(cols), out).offset; },
       [&](auto p, const int8_t* panel, const float* scale, size_t left, size_t groups, const int16_t* xp, size_t stride,
           const int32_t* offsets, size_t t, const float* bias, float* Y, size_t rows) {
         MatMulQ8Q8PanelsPassWasm<decltype(p)::value>(panel, scale, left, groups, xp, stride, offsets, xs + t, bias, Y, rows);
@@ -1570,7 +1564,7 @@ template <bool kAccumulate>
 HWY_INLINE void MatVecQ8PanelsImpl(const int8_t* HWY_RESTRICT P, const float* HWY_RESTRICT scale, size_t rows,
                                    size_t cols, const float* HWY_RESTRICT x, const float* HWY_RESTRICT bias,
                                    float* HWY_RESTRICT y) {
-  const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+  const size_t padded = ops::padded_cols_q8(cols);
 #if HWY_TARGET == HWY_AVX3_DL
   thread_local std::vector<uint8_t> xu;
   if (xu.size() < padded) xu.resize(padded);
@@ -1600,7 +1594,7 @@ HWY_NOINLINE void MatVecQ8PanelsAcc(const int8_t* P, const float* scale, size_t 
 HWY_NOINLINE void MatMulQ8Panels(const int8_t* HWY_RESTRICT panels, const float* HWY_RESTRICT scale, size_t rows,
                                  size_t cols, const float* HWY_RESTRICT X, size_t x_stride, size_t n,
                                  const float* HWY_RESTRICT bias, float* HWY_RESTRICT Y) {
-  const size_t padded = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+  const size_t padded = ops::padded_cols_q8(cols);
   thread_local std::vector<float> xs;
   if (xs.size() < n) xs.resize(n);
 #if HWY_TARGET == HWY_AVX3_DL

@@ -425,7 +425,7 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
     return parallel_for(n, 2, positions, &c);
   }
   // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
-  const size_t stride = (W.cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8;
+  const size_t stride = padded_cols_q8(W.cols);
   thread_local std::vector<int16_t> xq;
   thread_local std::vector<float> xs;
   if (xq.size() < n * stride) xq.resize(n * stride);

@@ -119,9 +119,10 @@ inline constexpr bool kPanelsQ8Offset = false;
 // vpdpbusd, where the weights + 128 by x took an xor too (both on the two ports that run vpdpbusd):
 // wavenet-20 native int8 1.07x, pixelcnn-gated 1.08x (alternated, same tokens).
 inline constexpr bool kPanelSumsQ8 = !kPanelsQ8Offset;
+// cols up to whole groups: a panel row's bytes, and the values of x the kernels read.
+inline constexpr size_t padded_cols_q8(size_t cols) { return (cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8; }
 inline constexpr size_t panel_stride_q8(size_t cols) {  // bytes from one panel to the next
-  return kPanelRows * ((cols + kPanelColsQ8 - 1) / kPanelColsQ8 * kPanelColsQ8) +
-         (kPanelSumsQ8 ? kPanelRows * sizeof(int32_t) : 0);
+  return kPanelRows * padded_cols_q8(cols) + (kPanelSumsQ8 ? kPanelRows * sizeof(int32_t) : 0);
 }
 size_t panel_bytes_q8(size_t rows, size_t cols);
 void pack_panels_q8(const int8_t* W8, size_t rows, size_t cols, int8_t* panels);

@@ -417,7 +417,7 @@ TEST_CASE("float inputs to int8 panel products are quantized as quantize_vector_
       ops::pack_panels_q8(q.data(), rows, cols, P.data());
       ops::Matrix m;
       m.q8 = q.data(), m.scale = scale.data(), m.q8_panels = P.data(), m.rows = rows, m.cols = cols;
-      const size_t stride = (cols + ops::kPanelColsQ8 - 1) / ops::kPanelColsQ8 * ops::kPanelColsQ8;
+      const size_t stride = ops::padded_cols_q8(cols);
       std::vector<int16_t> xq(n * stride, 0);
       std::vector<float> xs(n), Y(n * rows), Yq(n * rows), y(rows), yq(rows), acc(rows, 1.f), accq(rows, 1.f);
       for (size_t t = 0; t < n; ++t) xs[t] = ops::quantize_vector_q8(X.data() + t * cols, cols, xq.data() + t * stride);
