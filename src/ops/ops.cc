@@ -378,6 +378,13 @@ void q8_product(const Matrix& W, const Vector& x, const float* bias, float* y, b
   parallel_for(W.rows, 4, q8_rows, &m);
 }
 
+// An int8 matmul on panels: its positions split across threads when there is enough work (int8
+// multiply-adds cost about a quarter of float32 ones, as in q8_product).
+void split_q8_positions(const Matrix& W, size_t n, void (*positions)(size_t, size_t, void*), void* ctx) {
+  if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, ctx);
+  parallel_for(n, 2, positions, ctx);
+}
+
 }  // namespace
 
 Matrix row_block(const Matrix& W, size_t begin, size_t count) {
@@ -421,20 +428,10 @@ void matmul(const Matrix& W, const float* X, size_t n, const float* bias, float*
       HWY_DYNAMIC_DISPATCH(MatMulQ8Panels)(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.X + b * c.x_stride,
                                            c.x_stride, e - b, c.bias, c.Y + b * c.W->rows);
     };
-    if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
-    return parallel_for(n, 2, positions, &c);
+    return split_q8_positions(W, n, positions, &c);
   }
-  // Every position quantized, rows padded with zeros to whole groups of kPanelColsQ8.
-  const size_t stride = padded_cols_q8(W.cols);
-  thread_local std::vector<int16_t> xq;
-  thread_local std::vector<float> xs;
-  if (xq.size() < n * stride) xq.resize(n * stride);
-  if (xs.size() < n) xs.resize(n);
-  for (size_t t = 0; t < n; ++t) {
-    xs[t] = quantize_vector_q8(X + t * x_stride, W.cols, xq.data() + t * stride);
-    std::fill(xq.begin() + t * stride + W.cols, xq.begin() + (t + 1) * stride, int16_t(0));
-  }
-  matmul_q8(W, xq.data(), stride, xs.data(), n, bias, Y);
+  // Larger int8 weights: one position at a time, as matmul_q8 (each quantized by q8_product).
+  for (size_t t = 0; t < n; ++t) q8_product(W, Vector{X + t * x_stride}, bias, Y + t * W.rows, false);
 }
 void matmul_q8(const Matrix& W, const int16_t* xq, size_t stride, const float* xs, size_t n, const float* bias, float* Y) {
   if (!W.q8) throw Error("matmul_q8: the matrix has no int8 weights");
@@ -442,16 +439,14 @@ void matmul_q8(const Matrix& W, const int16_t* xq, size_t stride, const float* x
     for (size_t t = 0; t < n; ++t) q8_product(W, Vector{nullptr, xq + t * stride, xs[t]}, bias, Y + t * W.rows, false);
     return;
   }
-  // The positions through the panels together; split across threads by positions when there is
-  // enough work (int8 multiply-adds cost about a quarter of float32 ones, as in q8_product).
+  // The positions through the panels together.
   struct Ctx { const Matrix* W; const int16_t* xq; size_t stride; const float *xs, *bias; float* Y; } c{&W, xq, stride, xs, bias, Y};
   auto positions = [](size_t b, size_t e, void* p) {
     auto& c = *static_cast<Ctx*>(p);
     matmul_q8q8_panels(c.W->q8_panels, c.W->scale, c.W->rows, c.W->cols, c.xq + b * c.stride, c.stride, c.xs + b, e - b,
                        c.bias, c.Y + b * c.W->rows);
   };
-  if (W.rows * W.cols * n < 4 * kParallelMinWeightsQ8 || n < 4 || threads() == 1) return positions(0, n, &c);
-  parallel_for(n, 2, positions, &c);
+  split_q8_positions(W, n, positions, &c);
 }
 
 namespace {

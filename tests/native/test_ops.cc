@@ -333,16 +333,14 @@ TEST_CASE("matmul of overlapping positions (x_stride) equals the products of cop
       auto X = random_floats((n - 1) * stride + cols, 37 + cols);
       std::vector<float> copies(n * cols);  // each position's window, one after another
       for (size_t t = 0; t < n; ++t) std::copy_n(X.data() + t * stride, cols, copies.data() + t * cols);
-      std::vector<float> P(ops::panel_floats(rows, cols)), scale(rows);
+      std::vector<float> P(ops::panel_floats(rows, cols));
       ops::pack_panels(W.data(), rows, cols, P.data());
-      std::vector<int8_t> q(rows * cols), Pq(ops::panel_bytes_q8(rows, cols));
-      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-      ops::pack_panels_q8(q.data(), rows, cols, Pq.data());
+      const test::Q8Weights w8(W.data(), rows, cols);
       ops::Matrix forms[4];
       forms[0].f32 = W.data();
       forms[1].f32 = W.data(), forms[1].panels = P.data();
-      forms[2].q8 = q.data(), forms[2].scale = scale.data();
-      forms[3].q8 = q.data(), forms[3].scale = scale.data(), forms[3].q8_panels = Pq.data();
+      forms[2] = w8.matrix(false);
+      forms[3] = w8.matrix();
       for (ops::Matrix& m : forms) {
         m.rows = rows, m.cols = cols;
         std::vector<float> Y(n * rows, -1.f), Yc(n * rows, -2.f);
@@ -368,14 +366,9 @@ TEST_CASE("int8 matmul equals the per-position products, on panels and on rows")
         for (size_t n : {1, 3, 5, 6, 7, 13}) {
           auto W = random_floats(rows * cols, 11 + rows + cols, 0.5f);
           auto X = random_floats(n * cols, 13 + n, 2.f), b = random_floats(rows, 17);
-          std::vector<int8_t> q(rows * cols), P(ops::panel_bytes_q8(rows, cols));
-          std::vector<float> scale(rows);
-          ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-          ops::pack_panels_q8(q.data(), rows, cols, P.data());
-          ops::Matrix m;
-          m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+          const test::Q8Weights w8(W.data(), rows, cols);
           for (bool panels : {false, true}) {
-            m.q8_panels = panels ? P.data() : nullptr;
+            const ops::Matrix m = w8.matrix(panels);
             for (const float* bias : std::initializer_list<const float*>{b.data(), nullptr}) {
               std::vector<float> Y(n * rows, -1.f), y(rows), yr(rows);
               std::vector<int16_t> xq(cols);
@@ -385,7 +378,7 @@ TEST_CASE("int8 matmul equals the per-position products, on panels and on rows")
                 CHECK_MESSAGE(std::equal(y.begin(), y.end(), Y.begin() + t * rows),
                               rows << "x" << cols << " n=" << n << " t=" << t << (panels ? " panels" : " rows"));
                 const float xs = ops::quantize_vector_q8(X.data() + t * cols, cols, xq.data());
-                ops::ref::matvec_q8q8(q.data(), scale.data(), rows, cols, xq.data(), xs, bias, yr.data());
+                ops::ref::matvec_q8q8(w8.q.data(), w8.scale.data(), rows, cols, xq.data(), xs, bias, yr.data());
                 CHECK(rel_error(Y.data() + t * rows, yr.data(), rows) < 1e-6);
               }
             }
@@ -411,12 +404,8 @@ TEST_CASE("float inputs to int8 panel products are quantized as quantize_vector_
         for (size_t c = 1; c < cols; ++c)
           if (c % 3 == t % 3) x[c] = float(int(c * 7 + t) % 253 - 126) + 0.5f;
       }
-      std::vector<int8_t> q(rows * cols), P(ops::panel_bytes_q8(rows, cols));
-      std::vector<float> scale(rows);
-      ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-      ops::pack_panels_q8(q.data(), rows, cols, P.data());
-      ops::Matrix m;
-      m.q8 = q.data(), m.scale = scale.data(), m.q8_panels = P.data(), m.rows = rows, m.cols = cols;
+      const test::Q8Weights w8(W.data(), rows, cols);
+      const ops::Matrix m = w8.matrix();
       const size_t stride = ops::padded_cols_q8(cols);
       std::vector<int16_t> xq(n * stride, 0);
       std::vector<float> xs(n), Y(n * rows), Yq(n * rows), y(rows), yq(rows), acc(rows, 1.f), accq(rows, 1.f);
@@ -429,7 +418,7 @@ TEST_CASE("float inputs to int8 panel products are quantized as quantize_vector_
         ops::matvec(m, ops::Vector{nullptr, xq.data() + t * stride, xs[t]}, b.data(), yq.data());
         CHECK_MESSAGE(y == yq, cols << " columns: matvec, position " << t);
         ops::matvec_acc(m, X.data() + t * cols, acc.data());
-        ops::matvec_q8q8_panels_acc(P.data(), scale.data(), rows, cols, xq.data() + t * stride, xs[t], accq.data());
+        ops::matvec_q8q8_panels_acc(w8.panels.data(), w8.scale.data(), rows, cols, xq.data() + t * stride, xs[t], accq.data());
       }
       CHECK_MESSAGE(acc == accq, cols << " columns: matvec_acc");
     }

@@ -92,12 +92,8 @@ TEST_CASE("threads: a product on panels split across 2 threads equals one thread
   ops::ref::matmul(W.data(), rows, cols, X.data(), n, b.data(), Yr.data());
   CHECK(test::rel_error(Y2[0].data(), Yr.data(), n * rows) < 1e-5);
   // int8 on panels: the positions split likewise.
-  std::vector<int8_t> q(rows * cols), Pq(ops::panel_bytes_q8(rows, cols));
-  std::vector<float> scale(rows);
-  ops::quantize_rows_q8(W.data(), rows, cols, q.data(), scale.data());
-  ops::pack_panels_q8(q.data(), rows, cols, Pq.data());
-  ops::Matrix m;
-  m.q8 = q.data(), m.q8_panels = Pq.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+  const test::Q8Weights w8(W.data(), rows, cols);
+  ops::Matrix m = w8.matrix();
   ops::set_threads(1);
   ops::matmul(m, X.data(), n, b.data(), Y1[0].data());
   ops::set_threads(2);

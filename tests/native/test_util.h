@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "models/model.h"
+#include "ops/ops.h"
 
 namespace argen::test {
 
@@ -30,6 +31,25 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
   for (auto& x : v) x = (float(g()) / 4294967296.f * 2.f - 1.f) * scale;
   return v;
 }
+
+// W [rows x cols] as models load int8 weights: quantized per row, and packed into panels.
+struct Q8Weights {
+  std::vector<int8_t> q, panels;
+  std::vector<float> scale;
+  size_t rows, cols;
+  Q8Weights(const float* W, size_t rows, size_t cols)
+      : q(rows * cols), panels(ops::panel_bytes_q8(rows, cols)), scale(rows), rows(rows), cols(cols) {
+    ops::quantize_rows_q8(W, rows, cols, q.data(), scale.data());
+    ops::pack_panels_q8(q.data(), rows, cols, panels.data());
+  }
+  // The product's matrix: row-major int8, and on the panels too where on_panels.
+  ops::Matrix matrix(bool on_panels = true) const {
+    ops::Matrix m;
+    m.q8 = q.data(), m.scale = scale.data(), m.rows = rows, m.cols = cols;
+    if (on_panels) m.q8_panels = panels.data();
+    return m;
+  }
+};
 
 // max |a - b| relative to max(1, max |b|): the one tolerance rule for parity.
 inline double rel_error(const float* a, const float* b, size_t n) {
